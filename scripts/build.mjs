@@ -1,0 +1,43 @@
+// One esbuild script for every shipped entry point (house style: esbuild-sample).
+// cjs for Node, `vscode` external, minified only for release, sourcemaps for development.
+// Usage: node scripts/build.mjs [--production] [--watch]
+import * as esbuild from 'esbuild';
+import { statSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/** Every bundle we ship: the extension, and the programs it starts as child processes. */
+export const entryPoints = {
+  extension: 'src/extension.ts',
+};
+
+const options = {
+  entryPoints,
+  outdir: 'dist',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['vscode'],
+  minify: production,
+  sourcemap: !production,
+  sourcesContent: false,
+  // The ACP SDK and execa are ESM-only; esbuild turns them into cjs. import.meta.url is the one
+  // construct that does not survive that, so give it a cjs equivalent.
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
+
+if (watch) {
+  const context = await esbuild.context(options);
+  await context.watch();
+  console.log('[build] watching for changes');
+} else {
+  await esbuild.build(options);
+  for (const name of Object.keys(entryPoints)) {
+    const bytes = statSync(`dist/${name}.js`).size;
+    console.log(`[build] dist/${name}.js ${(bytes / 1024).toFixed(1)} KiB${production ? ' (minified)' : ''}`);
+  }
+}

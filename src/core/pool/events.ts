@@ -1,0 +1,64 @@
+/**
+ * What a pool tells the world. The metrics collector, the UI and the CLI build everything they
+ * show from these events and from `snapshot()`; they never reach into the pool's internals.
+ */
+export type AgentState = 'starting' | 'idle' | 'busy' | 'draining' | 'recycling' | 'unhealthy' | 'stopped';
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'timed-out';
+
+export interface TokenUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
+
+export interface AgentInfo {
+  id: string;
+  profile: string;
+  pid?: number;
+  state: AgentState;
+  turns: number;
+  /** Wall-clock ms, for display. */
+  startedAt: number;
+  /** A short description of the prompt being worked on while busy. */
+  currentTask?: string;
+  /** Whole process tree, last sample. */
+  rssBytes?: number;
+  restarts: number;
+}
+
+export interface PoolSnapshot {
+  profile: string;
+  minAgents: number;
+  maxAgents: number;
+  strategy: string;
+  agents: AgentInfo[];
+  queueDepth: number;
+  circuit: { state: CircuitState; reason?: string };
+  closed: boolean;
+}
+
+export type PoolEvent =
+  | { type: 'agent-state'; agentId: string; profile: string; from: AgentState | undefined; to: AgentState; reason?: string }
+  | { type: 'agent-spawned'; agentId: string; profile: string; pid: number; startMs: number }
+  | { type: 'agent-exited'; agentId: string; profile: string; exitCode: number | null; signal: string | null; expected: boolean }
+  | {
+      type: 'turn-finished';
+      agentId: string;
+      profile: string;
+      sessionKey?: string;
+      sourceModule?: string;
+      targetModule?: string;
+      outcome: TurnOutcome;
+      /** Time from sending the prompt to the first streamed event, if any arrived. */
+      firstEventMs?: number;
+      totalMs: number;
+      usage?: TokenUsage;
+    }
+  | { type: 'queue'; profile: string; depth: number; waitedMs?: number }
+  | { type: 'scale'; profile: string; direction: 'up' | 'down'; from: number; to: number; reason: string }
+  | { type: 'circuit'; profile: string; state: CircuitState; reason?: string }
+  | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
+  | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number };
