@@ -1,0 +1,30 @@
+/** Every id the manifest and the code share, in one place (house style rule 17). */
+export const EXTENSION_ID = 'agent-pool.agent-pool';
+export const VIEW_CONTAINER_ID = 'agentPool';
+export const AGENTS_VIEW_ID = 'agentPool.agents';
+export const CONFIG_SECTION = 'agentPool';
+
+export const Commands = {
+  startPool: 'agentPool.startPool',
+  stopPool: 'agentPool.stopPool',
+  scalePool: 'agentPool.scalePool',
+  runPrompt: 'agentPool.runPrompt',
+  sendPromptToAgent: 'agentPool.sendPromptToAgent',
+  recycleAgent: 'agentPool.recycleAgent',
+  restartAgent: 'agentPool.restartAgent',
+  stopAgent: 'agentPool.stopAgent',
+  showAgentLog: 'agentPool.showAgentLog',
+  showMetrics: 'agentPool.showMetrics',
+  exportMetrics: 'agentPool.exportMetrics',
+  cleanupInstances: 'agentPool.cleanupInstances',
+  showLog: 'agentPool.showLog',
+  refresh: 'agentPool.refresh',
+  showActions: 'agentPool.showActions',
+  selectProfile: 'agentPool.selectProfile',
+} as const;
+
+export const ContextKeys = {
+  noProfile: 'agentPool.noProfile',
+  hasAgents: 'agentPool.hasAgents',
+  hasPools: 'agentPool.hasPools',
+} as const;

@@ -1,0 +1,178 @@
+// Runs the extension's integration tests in a real VS Code extension host without downloading VS Code:
+// the VS Code server bundled in the code-server npm package (on Node 24), and its web workbench in
+// Debian's headless Chromium driven by playwright-core. See ../shared/notes/real-vscode-host.md.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { chromiumBinary, codeServerEntry, node24Binary } from './host-paths.mjs';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/**
+ * @param {{extensionDir: string, testsEntry: string, workspaceDir: string, logFile: string,
+ *   screenshotDir: string, timeoutMs: number, env?: Record<string,string>, log: (line: string) => void}} options
+ * @returns {Promise<number>} the exit code the test run reported
+ */
+export async function runInCodeServer(options) {
+  const scratch = mkdtempSync(join(tmpdir(), 'agent-pool-host-'));
+  const port = await freePort();
+  const screenshots = await startScreenshotService(options.screenshotDir, options.log);
+  const server = startServer(port, scratch, { ...options.env, AGENT_POOL_SCREENSHOT_URL: screenshots.url, AGENT_POOL_TEST_LOG: options.logFile });
+  let browser;
+  try {
+    await waitForHealth(port, server, 60_000);
+    browser = await chromium.launch({ executablePath: chromiumBinary(), args: CHROMIUM_ARGS, headless: true });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    screenshots.attach(page);
+    const exitCode = new Promise((resolve) => {
+      void page.exposeFunction('codeAutomationExit', (code) => resolve(Number(code)));
+    });
+    await page.exposeFunction('codeAutomationLog', () => {});
+    const remote = (path) => `vscode-remote://127.0.0.1:${port}${path}`;
+    const payload = [
+      ['extensionDevelopmentPath', remote(options.extensionDir)],
+      ['extensionTestsPath', remote(options.testsEntry)],
+      ['skipWelcome', 'true'],
+      ['skipReleaseNotes', 'true'],
+      ['disableExtensions', 'true'],
+    ];
+    const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(options.workspaceDir)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    await page.goto(url);
+    const timedOut = new Promise((resolve) =>
+      setTimeout(() => {
+        options.log(`[host] the test run did not finish within ${options.timeoutMs / 1000} s; failing it`);
+        resolve(124);
+      }, options.timeoutMs).unref(),
+    );
+    const serverDied = new Promise((resolve) =>
+      server.once('exit', (code) => {
+        options.log(`[host] the VS Code server exited early (code ${code})`);
+        resolve(1);
+      }),
+    );
+    return await Promise.race([exitCode, timedOut, serverDied]);
+  } finally {
+    await browser?.close().catch(() => {});
+    killGroup(server);
+    await screenshots.close();
+    rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+function startServer(port, scratch, env) {
+  const home = join(scratch, 'home');
+  for (const dir of ['home', 'data', 'extensions', 'state', 'config', 'cache']) mkdirSync(join(scratch, dir), { recursive: true });
+  const args = [
+    codeServerEntry(),
+    '--auth', 'none',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--user-data-dir', join(scratch, 'data'),
+    '--extensions-dir', join(scratch, 'extensions'),
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--ignore-last-opened',
+    '--vscode-option', 'enable-smoke-test-driver',
+  ];
+  // A private HOME and XDG dirs keep one run's state (and the agent registry) from leaking into the next.
+  const child = spawn(node24Binary(), args, {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_STATE_HOME: join(scratch, 'state'),
+      XDG_CONFIG_HOME: join(scratch, 'config'),
+      XDG_CACHE_HOME: join(scratch, 'cache'),
+      ...env,
+    },
+  });
+  child.stderr.setEncoding('utf8');
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  child.on('exit', (code) => code && console.error(`[host] server stderr tail:\n${stderr}`));
+  return child;
+}
+
+async function waitForHealth(port, server, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`the VS Code server exited with code ${server.exitCode} before it was healthy`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the VS Code server on port ${port} was not healthy within ${timeoutMs / 1000} s`);
+}
+
+function killGroup(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+    setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 3000).unref();
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Tests in the extension host ask for screenshots with GET <url>?name=<name>; the launcher takes them
+ * with playwright, so a person can look at exactly what a user would see at that moment.
+ */
+async function startScreenshotService(directory, log) {
+  mkdirSync(directory, { recursive: true });
+  let page;
+  const server = createServer(async (request, response) => {
+    const name = new URL(request.url ?? '/', 'http://x').searchParams.get('name') ?? 'workbench';
+    if (!page || !/^[\w.-]+$/.test(name)) {
+      response.writeHead(400).end('no page or bad name');
+      return;
+    }
+    const path = join(directory, `${name}.png`);
+    try {
+      await page.screenshot({ path });
+      log(`[host] screenshot ${path}`);
+      response.writeHead(200).end(path);
+    } catch (error) {
+      response.writeHead(500).end(String(error));
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/screenshot`,
+    attach: (p) => (page = p),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
