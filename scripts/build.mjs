@@ -10,6 +10,9 @@ const watch = process.argv.includes('--watch');
 /** Every bundle we ship: the extension, and the programs it starts as child processes. */
 export const entryPoints = {
   extension: 'src/extension.ts',
+  'demo-agent': 'src/demo-agent/main.ts',
+  guardian: 'src/core/process/guardianMain.ts',
+  cli: 'src/cli/main.ts',
 };
 
 const options = {

@@ -107,4 +107,12 @@ export type AgentErrorCode =
   | 'AGENT_CRASHED'
   | 'AGENT_AUTH_REQUIRED'
   | 'AGENT_RATE_LIMITED'
-  | 'AGENT_PROTOCOL_ERROR';
+  | 'AGENT_PROTOCOL_ERROR'
+  /** The program exists but could not be started (not executable, guardian bundle missing). */
+  | 'AGENT_SPAWN_FAILED'
+  /** The agent answered a request with an error that is neither auth nor rate limit. */
+  | 'AGENT_REQUEST_FAILED'
+  /** A call that needs a started, live agent came before start() or after the process exited. */
+  | 'AGENT_NOT_RUNNING';
+
+export { AgentError } from './agentError';

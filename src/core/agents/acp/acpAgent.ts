@@ -1,0 +1,218 @@
+import { Readable, Writable } from 'node:stream';
+import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
+import type { TokenUsage } from '../../pool/events';
+import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult } from '../adapter';
+import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
+import { LongLivedAgent } from '../longLivedAgent';
+import { decidePermission } from '../permissions';
+
+type AcpModule = typeof Acp;
+let acpModule: Promise<AcpModule> | undefined;
+/** The SDK is ESM-only; one dynamic import serves every connection (esbuild inlines it in bundles). */
+export function loadAcpSdk(): Promise<AcpModule> {
+  acpModule ??= import('@agentclientprotocol/sdk');
+  return acpModule;
+}
+
+interface OpenTurn {
+  onEvent: ((event: AgentStreamEvent) => void) | undefined;
+  text: string[];
+  sentAt: number;
+  firstEventAt: number | undefined;
+  costUsd: number | undefined;
+}
+
+/**
+ * An Agent Client Protocol agent kept warm: one process, many sessions and turns. Streams
+ * session/update into AgentStreamEvents, answers permission requests by the profile's policy, and
+ * maps auth and rate-limit errors to their own codes so the pool opens its circuit at once.
+ */
+export class AcpAgent extends LongLivedAgent implements AgentConnection {
+  private connection: Acp.ClientConnection | undefined;
+  private methods!: AcpModule['methods'];
+  private readonly turns = new Map<string, OpenTurn>();
+  private readonly pendingPermissions = new Map<string, Set<AbortController>>();
+  /** What the agent said about itself in `initialize`, for logs and the UI. */
+  initializeResponse: Acp.InitializeResponse | undefined;
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const acp = await loadAcpSdk();
+    this.methods = acp.methods;
+    const child = await this.spawn(signal);
+    const input = Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
+    child.stdout.on('data', () => child.noteActivity());
+    const app = acp
+      .client({ name: 'agent-pool' })
+      .onNotification(acp.methods.client.session.update, ({ params }) => this.onSessionUpdate(params))
+      .onRequest(acp.methods.client.session.requestPermission, ({ params, signal: requestSignal }) => this.onPermissionRequest(params, requestSignal));
+    this.connection = app.connect(acp.ndJsonStream(Writable.toWeb(child.stdin), input));
+    this.initializeResponse = await this.boundHandshake(
+      this.connection.agent.request(acp.methods.agent.initialize, {
+        protocolVersion: acp.PROTOCOL_VERSION,
+        clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
+        clientInfo: { name: 'agent-pool', version: '0.1.0' },
+      }),
+      signal,
+      (error) => (isAgentRpcError(error) ? this.rpcError('initialize', error) : undefined),
+    );
+    this.ready = true;
+    this.log('info', `ready: pid ${child.pid}, protocol ${this.initializeResponse.protocolVersion}`);
+  }
+
+  async openSession(options: { cwd: string }): Promise<string> {
+    const connection = this.requireConnection();
+    const abandon = new AbortController();
+    // Real agents do slow work here (claude-agent-acp takes ~2 s); one that never answers must not hold the pool.
+    const timer = setTimeout(() => abandon.abort(), this.profile.handshakeTimeoutMs);
+    try {
+      const response = await connection.agent.request(
+        this.methods.agent.session.new,
+        { cwd: options.cwd, mcpServers: [] },
+        { cancellationSignal: abandon.signal, stopWaitingOnCancel: true },
+      );
+      return response.sessionId;
+    } catch (error) {
+      if (abandon.signal.aborted) {
+        throw new AgentError(
+          'AGENT_HANDSHAKE_TIMEOUT',
+          `Agent profile "${this.profile.name}" did not answer session/new within ${this.profile.handshakeTimeoutMs} ms; raise agentPool.profiles.${this.profile.name}.handshakeTimeoutMs if it is slow to open sessions.`,
+          { profile: this.profile.name, command: this.profile.command, cause: error },
+        );
+      }
+      throw isAgentRpcError(error) ? this.rpcError('session/new', error) : await this.crashError('session/new', error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async prompt(request: PromptRequest): Promise<PromptResult> {
+    const connection = this.requireConnection();
+    const { sessionId } = request;
+    if (this.turns.has(sessionId)) {
+      throw new AgentError('AGENT_REQUEST_FAILED', `Agent profile "${this.profile.name}": session ${sessionId} already has a turn open.`, { profile: this.profile.name });
+    }
+    const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, costUsd: undefined };
+    this.turns.set(sessionId, turn);
+    const onAbort = () => void this.cancel(sessionId);
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (request.signal?.aborted) onAbort();
+      const response = await connection.agent.request(this.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: request.text }] });
+      const finishedAt = performance.now();
+      return {
+        stopReason: response.stopReason,
+        text: turn.text.join(''),
+        firstEventMs: turn.firstEventAt === undefined ? undefined : turn.firstEventAt - turn.sentAt,
+        totalMs: finishedAt - turn.sentAt,
+        usage: usageOf(response, turn.costUsd),
+      };
+    } catch (error) {
+      throw isAgentRpcError(error) ? this.rpcError('session/prompt', error) : await this.crashError('a turn', error);
+    } finally {
+      this.turns.delete(sessionId);
+      request.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async cancel(sessionId: string): Promise<void> {
+    for (const pending of this.pendingPermissions.get(sessionId) ?? []) pending.abort();
+    if (!this.connection || !this.ready) return;
+    try {
+      await this.connection.agent.notify(this.methods.agent.session.cancel, { sessionId });
+    } catch (error) {
+      this.log('debug', `session/cancel not sent: ${String(error)}`);
+    }
+  }
+
+  override async kill(graceMs = 2000): Promise<void> {
+    for (const pending of this.pendingPermissions.values()) for (const controller of pending) controller.abort();
+    await super.kill(graceMs);
+    this.connection?.close();
+  }
+
+  private requireConnection(): Acp.ClientConnection {
+    if (!this.connection || !this.ready || !this.child || this.child.hasExited) throw this.notRunning();
+    return this.connection;
+  }
+
+  private onSessionUpdate(notification: Acp.SessionNotification): void {
+    const turn = this.turns.get(notification.sessionId);
+    if (!turn) return;
+    turn.firstEventAt ??= performance.now();
+    const update = notification.update;
+    let event: AgentStreamEvent;
+    switch (update.sessionUpdate) {
+      case 'agent_message_chunk':
+        if (update.content.type === 'text') turn.text.push(update.content.text);
+        event = { kind: 'text', text: update.content.type === 'text' ? update.content.text : undefined, raw: update };
+        break;
+      case 'agent_thought_chunk':
+        event = { kind: 'thought', text: update.content.type === 'text' ? update.content.text : undefined, raw: update };
+        break;
+      case 'tool_call':
+        event = { kind: 'tool-call', text: update.title, raw: update };
+        break;
+      case 'tool_call_update':
+        event = { kind: 'tool-call-update', text: update.title ?? undefined, raw: update };
+        break;
+      case 'plan':
+        event = { kind: 'plan', raw: update };
+        break;
+      case 'usage_update':
+        if (update.cost?.currency === 'USD') turn.costUsd = update.cost.amount;
+        event = { kind: 'other', raw: update };
+        break;
+      default:
+        event = { kind: 'other', raw: update };
+    }
+    turn.onEvent?.(event);
+  }
+
+  private async onPermissionRequest(params: Acp.RequestPermissionRequest, requestSignal: AbortSignal): Promise<Acp.RequestPermissionResponse> {
+    const controller = new AbortController();
+    let pending = this.pendingPermissions.get(params.sessionId);
+    if (!pending) this.pendingPermissions.set(params.sessionId, (pending = new Set()));
+    pending.add(controller);
+    const signal = AbortSignal.any([controller.signal, requestSignal]);
+    const request: PermissionRequest = {
+      profile: this.profile.name,
+      sessionId: params.sessionId,
+      toolCall: { title: params.toolCall.title ?? undefined, kind: params.toolCall.kind ?? undefined, toolCallId: params.toolCall.toolCallId, raw: params.toolCall },
+      options: params.options.map((option) => ({ optionId: option.optionId, name: option.name, kind: option.kind })),
+    };
+    try {
+      const optionId = await decidePermission(this.profile.permissionPolicy, request, this.options.permissionHandler, signal);
+      this.log('debug', `permission for ${request.toolCall.kind ?? 'tool'} "${request.toolCall.title ?? ''}": ${optionId ?? 'cancelled'}`);
+      return { outcome: optionId === undefined || signal.aborted ? { outcome: 'cancelled' } : { outcome: 'selected', optionId } };
+    } catch (error) {
+      this.log('warn', `permission handler failed, rejecting: ${String(error)}`);
+      const reject = request.options.find((option) => option.kind.startsWith('reject'));
+      return { outcome: reject ? { outcome: 'selected', optionId: reject.optionId } : { outcome: 'cancelled' } };
+    } finally {
+      pending.delete(controller);
+      if (pending.size === 0) this.pendingPermissions.delete(params.sessionId);
+    }
+  }
+
+  private rpcError(method: string, error: Acp.RequestError): AgentError {
+    const code = classifyAgentFailure(error.message, error.code, error.data);
+    const advice = adviceFor(code, this.profile.name);
+    return new AgentError(
+      code,
+      `Agent profile "${this.profile.name}" answered ${method} with error ${error.code}: ${error.message}.${advice ? ` ${advice}` : ''}`,
+      { profile: this.profile.name, command: this.profile.command, rpcCode: error.code, cause: error },
+    );
+  }
+}
+
+/** A JSON-RPC error the agent sent, as opposed to the SDK's own "connection closed". */
+function isAgentRpcError(error: unknown): error is Acp.RequestError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
+}
+
+/** Stable ACP v1 has no per-turn usage; agents on the unstable schema add `usage` to the response. */
+function usageOf(response: Acp.PromptResponse, costUsd: number | undefined): TokenUsage | undefined {
+  const usage = (response as { usage?: { inputTokens?: number; outputTokens?: number } }).usage;
+  if (!usage && costUsd === undefined) return undefined;
+  return { inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, costUsd };
+}

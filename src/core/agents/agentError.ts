@@ -1,0 +1,85 @@
+import { AgentPoolError } from '../common/errors';
+import type { AgentErrorCode } from './adapter';
+
+export interface AgentErrorDetails {
+  /** The profile name, as the user wrote it in agentPool.profiles. */
+  profile: string;
+  command?: string;
+  /** Last lines the agent wrote to stderr, when they help explain the failure. */
+  stderrTail?: string;
+  /** The JSON-RPC error code the agent answered with, if any. */
+  rpcCode?: number;
+  cause?: unknown;
+}
+
+/**
+ * An agent failure with a code the pool branches on (auth and rate limit open the circuit at once,
+ * a missing binary is never retried) and a message that names the profile and says what to do.
+ */
+export class AgentError extends AgentPoolError {
+  readonly profile: string;
+  readonly command: string | undefined;
+  readonly stderrTail: string | undefined;
+  readonly rpcCode: number | undefined;
+
+  constructor(
+    override readonly code: AgentErrorCode,
+    message: string,
+    details: AgentErrorDetails,
+  ) {
+    super(code, message, { cause: details.cause });
+    this.name = 'AgentError';
+    this.profile = details.profile;
+    this.command = details.command;
+    this.stderrTail = details.stderrTail;
+    this.rpcCode = details.rpcCode;
+  }
+}
+
+/** True for failures that restarting the agent cannot fix: the pool should open its circuit at once. */
+export function isConfigurationError(error: unknown): boolean {
+  return (
+    error instanceof AgentError &&
+    (error.code === 'AGENT_AUTH_REQUIRED' ||
+      error.code === 'AGENT_RATE_LIMITED' ||
+      error.code === 'AGENT_BINARY_NOT_FOUND' ||
+      error.code === 'AGENT_SPAWN_FAILED')
+  );
+}
+
+const AUTH_PATTERN = /authenticat|unauthori[sz]ed|api[ _-]?key|credential|not logged in|log ?in required|\b401\b|forbidden/i;
+const RATE_LIMIT_PATTERN = /rate[ _-]?limit|\b429\b|too many requests|quota|resource[ _]exhausted|overloaded/i;
+
+/**
+ * Classifies an agent's error text the way real agents phrase it: claude-agent-acp and codex-acp
+ * say -32000 "Authentication required", gemini says "Gemini API key is missing or not configured.",
+ * providers say 429 / "rate limit" / "quota".
+ */
+export function classifyAgentFailure(message: string, rpcCode?: number, data?: unknown): AgentErrorCode {
+  const dataText = data === undefined ? '' : safeStringify(data);
+  const text = `${message} ${dataText}`;
+  if (RATE_LIMIT_PATTERN.test(text)) return 'AGENT_RATE_LIMITED';
+  if (AUTH_PATTERN.test(text)) return 'AGENT_AUTH_REQUIRED';
+  if (rpcCode === -32000 && /auth/i.test(text)) return 'AGENT_AUTH_REQUIRED';
+  return 'AGENT_REQUEST_FAILED';
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    return '';
+  }
+}
+
+/** The advice appended to auth and rate-limit messages so people know the pool will not retry blindly. */
+export function adviceFor(code: AgentErrorCode, profile: string): string {
+  switch (code) {
+    case 'AGENT_AUTH_REQUIRED':
+      return `Sign in to the agent or set its API key (for example through agentPool.profiles.${profile}.env), then restart the pool.`;
+    case 'AGENT_RATE_LIMITED':
+      return `The provider is rate-limiting profile "${profile}"; the pool pauses it and tries again after a cooldown.`;
+    default:
+      return '';
+  }
+}

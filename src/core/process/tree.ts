@@ -1,0 +1,130 @@
+import { readFileSync, readdirSync } from 'node:fs';
+
+/**
+ * Process facts read straight from /proc (Linux). An agent's cost is its whole tree: codex-acp runs a
+ * native binary under a node wrapper and gemini re-execs itself, so the launched pid alone undercounts.
+ * Off Linux every reader degrades to "unknown" (undefined / 0 / []) rather than throwing.
+ */
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks since boot. With the pid it survives pid reuse. */
+  startTime: string;
+  state: string;
+}
+
+/** Reads /proc/<pid>/stat; undefined when the process is gone or /proc is unavailable. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses; everything after its last ')' is fixed.
+  const afterName = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // afterName[0] is field 3 (state), so field n is afterName[n - 3].
+  return {
+    pid,
+    state: afterName[0] ?? '?',
+    ppid: Number(afterName[1]),
+    pgid: Number(afterName[2]),
+    startTime: afterName[19] ?? '',
+  };
+}
+
+/** True unless the process is gone or a zombie (a zombie holds no memory and runs no code). */
+export function isProcessRunning(pid: number): boolean {
+  const stat = readProcStat(pid);
+  if (stat) return stat.state !== 'Z' && stat.state !== 'X';
+  if (process.platform === 'linux') return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function allProcStats(): ProcStat[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const stats: ProcStat[] = [];
+  for (const entry of entries) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat) stats.push(stat);
+  }
+  return stats;
+}
+
+/**
+ * The pids of `rootPid` and all its descendants. /proc/<pid>/task/<tid>/children is missing on
+ * kernels without CONFIG_PROC_CHILDREN (as on this machine), so one scan of /proc builds the tree.
+ */
+export function processTreePids(rootPid: number): number[] {
+  const stats = allProcStats();
+  if (!stats.some((stat) => stat.pid === rootPid)) return [];
+  const childrenByParent = new Map<number, number[]>();
+  for (const stat of stats) {
+    const siblings = childrenByParent.get(stat.ppid);
+    if (siblings) siblings.push(stat.pid);
+    else childrenByParent.set(stat.ppid, [stat.pid]);
+  }
+  const tree: number[] = [];
+  const pending = [rootPid];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    tree.push(pid);
+    pending.push(...(childrenByParent.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Live (non-zombie) members of a process group: what a group kill must leave empty. */
+export function processGroupMembers(pgid: number): number[] {
+  return allProcStats()
+    .filter((stat) => stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X')
+    .map((stat) => stat.pid);
+}
+
+let cachedPageSize: number | undefined;
+
+/**
+ * statm counts pages; Node exposes no getpagesize(). process.memoryUsage().rss is computed by libuv
+ * from the same kernel counter times the page size, so their ratio, rounded to a power of two, is it.
+ */
+function pageSize(): number {
+  if (cachedPageSize !== undefined) return cachedPageSize;
+  try {
+    const residentPages = Number(readFileSync('/proc/self/statm', 'latin1').split(' ')[1]);
+    const ratio = process.memoryUsage().rss / residentPages;
+    cachedPageSize = 2 ** Math.round(Math.log2(ratio));
+  } catch {
+    cachedPageSize = 4096;
+  }
+  return cachedPageSize;
+}
+
+/** Resident memory of one process in bytes (0 when gone). Reading statm costs about 0.1 ms. */
+export function processRssBytes(pid: number): number {
+  try {
+    const residentPages = Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]);
+    return Number.isFinite(residentPages) ? residentPages * pageSize() : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of a process and all its descendants, summed; 0 when the root is gone. */
+export function processTreeRssBytes(rootPid: number): number {
+  let total = 0;
+  for (const pid of processTreePids(rootPid)) total += processRssBytes(pid);
+  return total;
+}

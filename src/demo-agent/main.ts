@@ -1,0 +1,169 @@
+/**
+ * The demo agent (dist/demo-agent.js): a real ACP agent written with the SDK's agent side, with no
+ * model, no network and no keys. It echoes prompts and, on request, misbehaves the way real agents
+ * do, so the pool can be tested and benchmarked against the exact wire protocol. Directives are
+ * documented in directives.ts; start-time behaviour comes from the environment:
+ *   DEMO_AGENT_START_DELAY_MS  wait this long before answering `initialize` (slow start)
+ *   DEMO_AGENT_EXIT_AT_START   exit at once with this code, after a line on stderr
+ *   DEMO_AGENT_SESSION_ERROR   `auth` or `rate-limit`: fail session/new like gemini without a key
+ *   DEMO_AGENT_SESSION_DELAY_MS wait this long before answering session/new
+ *   DEMO_AGENT_CHILD           `1`: start a helper child process (like codex-acp's native binary)
+ */
+import { spawn } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
+import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
+import { DirectiveError, behaviourFromEnvironment, parsePrompt, splitIntoChunks, type TurnBehaviour } from './directives';
+
+const retainedMemory: Buffer[] = [];
+const openTurns = new Map<string, AbortController>();
+const sessions = new Set<string>();
+let sessionCounter = 0;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+async function main(): Promise<void> {
+  const exitAtStart = process.env.DEMO_AGENT_EXIT_AT_START;
+  if (exitAtStart !== undefined && exitAtStart !== '') {
+    process.stderr.write(`demo-agent: exiting at start as asked (DEMO_AGENT_EXIT_AT_START=${exitAtStart})\n`);
+    process.exit(Number(exitAtStart) || 1);
+  }
+  if (process.env.DEMO_AGENT_CHILD === '1') {
+    // Inherits our process group: a group kill must take it too, a pid kill would leave it behind.
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  }
+  const acp = await import('@agentclientprotocol/sdk');
+  const { methods, RequestError } = acp;
+  const defaults = behaviourFromEnvironment(process.env);
+  const startDelayMs = Number(process.env.DEMO_AGENT_START_DELAY_MS ?? 0);
+  const sessionError = process.env.DEMO_AGENT_SESSION_ERROR;
+  const sessionDelayMs = Number(process.env.DEMO_AGENT_SESSION_DELAY_MS ?? 0);
+
+  const rpcErrorFor = (kind: NonNullable<TurnBehaviour['error']>): Error => {
+    switch (kind) {
+      case 'auth':
+        return RequestError.authRequired();
+      case 'rate-limit':
+        return new RequestError(-32000, 'Rate limit exceeded: 429 Too Many Requests (demo agent)', { status: 429 });
+      case 'internal':
+        return RequestError.internalError(undefined, 'demo agent internal error');
+    }
+  };
+
+  const app = acp
+    .agent({ name: 'agent-pool-demo' })
+    .onRequest(methods.agent.initialize, async () => {
+      if (startDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, startDelayMs));
+      return {
+        protocolVersion: acp.PROTOCOL_VERSION,
+        agentCapabilities: { loadSession: false },
+        authMethods: [],
+        agentInfo: { name: 'agent-pool-demo', version: '1.0.0' },
+      };
+    })
+    .onRequest(methods.agent.session.new, async () => {
+      if (sessionDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sessionDelayMs));
+      if (sessionError === 'auth' || sessionError === 'rate-limit') throw rpcErrorFor(sessionError);
+      sessionCounter += 1;
+      const sessionId = `demo-${process.pid}-${sessionCounter}`;
+      sessions.add(sessionId);
+      return { sessionId };
+    })
+    .onNotification(methods.agent.session.cancel, ({ params }) => {
+      openTurns.get(params.sessionId)?.abort();
+    })
+    .onRequest(methods.agent.session.prompt, async ({ params, client, signal: requestSignal }) => {
+      const sessionId = params.sessionId;
+      if (!sessions.has(sessionId)) throw RequestError.sessionNotFound(sessionId);
+      const promptText = params.prompt.map((block) => (block.type === 'text' ? block.text : '')).join('');
+      let parsed;
+      try {
+        parsed = parsePrompt(promptText, defaults);
+      } catch (error) {
+        if (error instanceof DirectiveError) throw RequestError.invalidParams(undefined, error.message);
+        throw error;
+      }
+      const { behaviour, text } = parsed;
+      if (behaviour.error) throw rpcErrorFor(behaviour.error);
+
+      const turn = new AbortController();
+      openTurns.set(sessionId, turn);
+      const cancelled = AbortSignal.any([turn.signal, requestSignal]);
+      const say = (update: Acp.SessionUpdate) => client.notify(methods.client.session.update, { sessionId, update });
+      try {
+        if (behaviour.memoryMb > 0) retainedMemory.push(Buffer.alloc(behaviour.memoryMb * 1024 * 1024, 1));
+        if (behaviour.thought) await say({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: 'thinking about it' } });
+        if (behaviour.tool) {
+          await say({ sessionUpdate: 'tool_call', toolCallId: 'demo-tool-1', title: 'Read demo.txt', kind: 'read', status: 'in_progress' });
+          await say({ sessionUpdate: 'tool_call_update', toolCallId: 'demo-tool-1', status: 'completed' });
+        }
+        let answer = text || 'ok';
+        if (behaviour.memoryMb > 0) answer = `holding ${retainedMemory.reduce((sum, b) => sum + b.length, 0) / 1048576} MB`;
+        if (behaviour.permission) {
+          const response = await client.request(
+            methods.client.session.requestPermission,
+            {
+              sessionId,
+              toolCall: { toolCallId: 'demo-permission-1', title: `Demo ${behaviour.permission} of demo.txt`, kind: behaviour.permission as Acp.ToolKind, status: 'pending' },
+              options: [
+                { optionId: 'allow', name: 'Allow once', kind: 'allow_once' },
+                { optionId: 'allow-always', name: 'Always allow', kind: 'allow_always' },
+                { optionId: 'reject', name: 'Reject', kind: 'reject_once' },
+              ],
+            },
+            { cancellationSignal: cancelled },
+          );
+          if (cancelled.aborted || response.outcome.outcome === 'cancelled') return { stopReason: 'cancelled' };
+          answer = `permission ${response.outcome.optionId.startsWith('allow') ? 'granted' : 'denied'} (${response.outcome.optionId})`;
+        }
+        if (behaviour.hang) {
+          await untilAborted(cancelled);
+          return { stopReason: 'cancelled' };
+        }
+        const pieces = splitIntoChunks(answer, behaviour.chunks);
+        const delayPerChunk = behaviour.latency / pieces.length;
+        for (let index = 0; index < pieces.length; index++) {
+          if (behaviour.crashAfterChunks !== undefined && index === behaviour.crashAfterChunks) crash(behaviour.exitCode, index);
+          if (delayPerChunk > 0) await sleep(delayPerChunk, cancelled);
+          if (cancelled.aborted) return { stopReason: 'cancelled' };
+          await say({ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: pieces[index]! } });
+        }
+        if (behaviour.crashAfterChunks !== undefined) crash(behaviour.exitCode, pieces.length);
+        return { stopReason: 'end_turn' };
+      } finally {
+        if (openTurns.get(sessionId) === turn) openTurns.delete(sessionId);
+      }
+    });
+
+  const connection = app.connect(acp.ndJsonStream(Writable.toWeb(process.stdout), Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>));
+  await connection.closed;
+  process.exit(0);
+}
+
+function crash(exitCode: number, chunksSent: number): never {
+  process.stderr.write(`demo-agent: simulated crash mid-turn after ${chunksSent} chunk(s), exit code ${exitCode}\n`);
+  // Pipes are synchronous on Linux, so the chunks already written reach the client before we go.
+  process.exit(exitCode);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo-agent: fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(70);
+});
