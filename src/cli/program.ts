@@ -1,0 +1,107 @@
+import { Command, CommanderError, Option } from 'commander';
+import { errorMessage } from '../core/common/errors';
+import { FileInstanceRegistry } from '../core/registry/fileInstanceRegistry';
+import { resolveRegistryDirectory } from '../core/registry/paths';
+import { cleanupCommand } from './commands/cleanup';
+import { instancesCommand } from './commands/instances';
+import { metricsCommand } from './commands/metrics';
+import { runCommand } from './commands/run';
+import { serveMetricsCommand } from './commands/serveMetrics';
+import { statusCommand } from './commands/status';
+import { untilSignal, type CliContext, type CliDependencies } from './context';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io';
+import { parseDuration, parsePort } from './options';
+
+declare const AGENT_POOL_VERSION: string | undefined;
+
+export const defaultDependencies: CliDependencies = {
+  openRegistry: async (directory) => new FileInstanceRegistry({ directory }),
+  untilInterrupted: untilSignal,
+};
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error. Never throws. */
+export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliDependencies = defaultDependencies): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, deps, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const informational = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+      return informational ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof CliError) {
+      io.err(`agent-pool: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.err(`agent-pool: unexpected error: ${errorMessage(error)}\nPlease report it with the command you ran.\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: number) => void): Command {
+  const program = new Command('agent-pool');
+  // Inherited by every subcommand created below: errors throw (exit codes are ours) and go to io.
+  program
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
+    .showHelpAfterError('(add --help for usage)')
+    .description('See and manage the AI coding agents of every VS Code window on this machine.')
+    .version(typeof AGENT_POOL_VERSION === 'string' ? AGENT_POOL_VERSION : '0.1.0')
+    .option('--dir <path>', 'registry directory (default: the one VS Code uses, setting agentPool.registryDirectory)')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage error.');
+
+  const context = (): CliContext => ({
+    io,
+    directory: resolveRegistryDirectory(program.opts<{ dir?: string }>().dir),
+    deps,
+  });
+  const action =
+    <A extends unknown[]>(run: (...args: A) => Promise<number>) =>
+    async (...args: A) => setExitCode(await run(...args));
+
+  program
+    .command('status')
+    .description('one line: agents here/all (windows), busy, merged p95 latency, error rate')
+    .addOption(new Option('--compact', 'short form, e.g. A:12(4)').conflicts('json'))
+    .option('--json', 'totals and windows as JSON')
+    .option('--watch', 'keep running and redraw on every change (Ctrl-C to stop)')
+    .action(action((options: { compact?: boolean; json?: boolean; watch?: boolean }) => statusCommand(context(), options)));
+
+  program
+    .command('instances')
+    .description('list the registered windows with their state and heartbeat age')
+    .option('--json', 'as JSON')
+    .action(action((options: { json?: boolean }) => instancesCommand(context(), options)));
+
+  program
+    .command('cleanup')
+    .description('remove dead and stale windows, free their budget slots, stop their orphan agents; says what it removed')
+    .option('--max-age <duration>', 'also remove windows with no proof of life older than this (e.g. 30m, 2h, 1d)', parseDuration)
+    .option('--json', 'the report as JSON')
+    .action(action((options: { maxAge?: number; json?: boolean }) => cleanupCommand(context(), options)));
+
+  program
+    .command('metrics')
+    .description('metrics of all windows (or one): per window and pool, latency percentiles, tokens')
+    .addOption(new Option('--prometheus', 'Prometheus text exposition format').conflicts('json'))
+    .option('--json', 'everything as JSON, histograms included')
+    .option('--instance <id>', 'only this window (an id from "agent-pool instances", or its end)')
+    .action(action((options: { prometheus?: boolean; json?: boolean; instance?: string }) => metricsCommand(context(), options)));
+
+  program
+    .command('serve-metrics')
+    .description('serve /metrics for Prometheus, on 127.0.0.1 only (Ctrl-C to stop)')
+    .requiredOption('--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', parsePort)
+    .action(action((options: { port: number }) => serveMetricsCommand(context(), options)));
+
+  program
+    .command('run')
+    .description('run a prompt through a headless pool that registers like a window, streaming the answer')
+    .requiredOption('--profile <name>', 'agent profile, e.g. demo')
+    .argument('<prompt>', 'the prompt (quote it)')
+    .action(action((prompt: string, options: { profile: string }) => runCommand(context(), options, prompt)));
+
+  return program;
+}

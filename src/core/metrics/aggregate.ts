@@ -1,0 +1,148 @@
+import type { InstanceHealth, InstanceRecord } from '../registry/types';
+import { Histogram, type HistogramSummary } from './histogram';
+import { errorRateOf, type MetricsSnapshot, type PoolMetrics } from './snapshot';
+
+/** One window as the aggregator sees it. */
+export interface WindowMetrics {
+  id: string;
+  health: InstanceHealth;
+  /** Milliseconds since the reader last saw this window's heartbeat move. */
+  heartbeatAgeMs: number;
+  isSelf: boolean;
+  record: InstanceRecord;
+  /** The last good snapshot; absent until one was read. */
+  snapshot?: MetricsSnapshot;
+  /** The current file is bad or missing, so `snapshot` is the last good one. */
+  snapshotStale: boolean;
+  /** A newer instance (the same workspace after a reload) carries this window's counters on. */
+  superseded: boolean;
+}
+
+export interface SkippedFiles {
+  empty: number;
+  truncated: number;
+  garbage: number;
+  wrongSchema: number;
+  vanished: number;
+  foreignOwner: number;
+  unreadable: number;
+  total: number;
+}
+
+export interface PromptCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  timedOut: number;
+}
+
+export interface AggregateTotals {
+  /** Windows that are not dead (live or unresponsive). */
+  windows: number;
+  unresponsiveWindows: number;
+  /** Agents of this window; undefined when the reader is not a window (the CLI). */
+  agentsHere: number | undefined;
+  agentsTotal: number;
+  starting: number;
+  idle: number;
+  busy: number;
+  queued: number;
+  prompts: PromptCounts;
+  /** (failed + timed out) / prompts, across every window. */
+  errorRate: number;
+  /** Merged from every window's histogram buckets, never from their percentiles. */
+  completionMs: HistogramSummary;
+  firstEventMs: HistogramSummary;
+  queueWaitMs: HistogramSummary;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface AggregateView {
+  /** Wall-clock ms, for display. */
+  generatedAt: number;
+  selfId: string | undefined;
+  windows: WindowMetrics[];
+  totals: AggregateTotals;
+  /** Bad files met since the aggregator started, by reason. */
+  skipped: SkippedFiles;
+}
+
+export function emptySkippedFiles(): SkippedFiles {
+  return { empty: 0, truncated: 0, garbage: 0, wrongSchema: 0, vanished: 0, foreignOwner: 0, unreadable: 0, total: 0 };
+}
+
+/**
+ * Totals across windows. Dead windows count for nothing; gauges (agents, queue) come from every
+ * other window; cumulative counters skip a window whose counters a newer instance carries on.
+ */
+export function aggregateTotals(windows: readonly WindowMetrics[], selfId: string | undefined): AggregateTotals {
+  const totals: AggregateTotals = {
+    windows: 0,
+    unresponsiveWindows: 0,
+    agentsHere: selfId === undefined ? undefined : 0,
+    agentsTotal: 0,
+    starting: 0,
+    idle: 0,
+    busy: 0,
+    queued: 0,
+    prompts: { total: 0, succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 },
+    errorRate: 0,
+    completionMs: new Histogram().summary(),
+    firstEventMs: new Histogram().summary(),
+    queueWaitMs: new Histogram().summary(),
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+  };
+  const completion = new Histogram();
+  const firstEvent = new Histogram();
+  const queueWait = new Histogram();
+  for (const window of windows) {
+    if (window.health === 'dead') continue;
+    totals.windows++;
+    if (window.health === 'unresponsive') totals.unresponsiveWindows++;
+    for (const pool of window.snapshot?.pools ?? []) {
+      addGauges(totals, pool, window.id === selfId);
+      if (window.superseded) continue;
+      const prompts = pool.prompts;
+      totals.prompts.total += prompts.total;
+      totals.prompts.succeeded += prompts.succeeded;
+      totals.prompts.failed += prompts.failed;
+      totals.prompts.cancelled += prompts.cancelled;
+      totals.prompts.timedOut += prompts.timedOut;
+      totals.inputTokens += prompts.inputTokens;
+      totals.outputTokens += prompts.outputTokens;
+      totals.costUsd += prompts.costUsd;
+      completion.mergeData(prompts.completionMs);
+      firstEvent.mergeData(prompts.firstEventMs);
+      queueWait.mergeData(pool.queueWaitMs);
+    }
+  }
+  totals.errorRate = errorRateOf(totals.prompts);
+  totals.completionMs = completion.summary();
+  totals.firstEventMs = firstEvent.summary();
+  totals.queueWaitMs = queueWait.summary();
+  return totals;
+}
+
+function addGauges(totals: AggregateTotals, pool: PoolMetrics, isSelf: boolean): void {
+  totals.agentsTotal += pool.agents.total;
+  if (isSelf && totals.agentsHere !== undefined) totals.agentsHere += pool.agents.total;
+  totals.starting += pool.agents.starting;
+  totals.idle += pool.agents.idle;
+  totals.busy += pool.agents.busy;
+  totals.queued += pool.queueDepth;
+}
+
+/** Marks windows whose counters another window (its reload) carries on. */
+export function markSuperseded(windows: WindowMetrics[]): void {
+  const continued = new Set<string>();
+  for (const window of windows) {
+    const previous = window.snapshot?.continuesInstanceId;
+    if (previous !== undefined && window.health !== 'dead') continued.add(previous);
+  }
+  for (const window of windows) window.superseded = continued.has(window.id);
+}

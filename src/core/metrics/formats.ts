@@ -1,0 +1,82 @@
+import type { AggregateView } from './aggregate';
+
+/**
+ * Text renderings of an aggregate view, pure functions of the view:
+ *   full     `Agents: 3/12 (4) | Busy: 2 | p95: 1.4s | Errors: 0.5%`  (here/all (windows))
+ *   compact  `A:3/12(4)`
+ * A reader that is not a window (the CLI) has no "here": `Agents: 12 (4)`, `A:12(4)`.
+ */
+export function formatFull(view: AggregateView): string {
+  const totals = view.totals;
+  const parts = [
+    `Agents: ${agentCounts(view)}`,
+    `Busy: ${totals.busy}`,
+    `p95: ${totals.completionMs.count === 0 ? '-' : formatDuration(totals.completionMs.p95)}`,
+    `Errors: ${formatPercent(totals.errorRate)}`,
+  ];
+  if (totals.queued > 0) parts.splice(2, 0, `Queued: ${totals.queued}`);
+  if (totals.unresponsiveWindows > 0) parts.push(`Unresponsive: ${totals.unresponsiveWindows}`);
+  return parts.join(' | ');
+}
+
+export function formatCompact(view: AggregateView): string {
+  const totals = view.totals;
+  const here = totals.agentsHere === undefined ? '' : `${totals.agentsHere}/`;
+  return `A:${here}${totals.agentsTotal}(${totals.windows})`;
+}
+
+/** The view as JSON for scripts: totals, skipped files and one entry per window (no raw buckets). */
+export function formatJson(view: AggregateView, indent = 2): string {
+  return JSON.stringify(
+    {
+      generatedAt: new Date(view.generatedAt).toISOString(),
+      selfId: view.selfId ?? null,
+      totals: view.totals,
+      skipped: view.skipped,
+      windows: view.windows.map((window) => ({
+        id: window.id,
+        health: window.health,
+        heartbeatAgeMs: Math.round(window.heartbeatAgeMs),
+        isSelf: window.isSelf,
+        workspaceName: window.record?.workspaceName ?? null,
+        pid: window.record?.pid ?? null,
+        snapshotStale: window.snapshotStale,
+        superseded: window.superseded,
+        agents: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.total, 0) ?? 0,
+        busy: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.busy, 0) ?? 0,
+        prompts: window.snapshot?.pools.reduce((sum, pool) => sum + pool.prompts.total, 0) ?? 0,
+      })),
+    },
+    null,
+    indent,
+  );
+}
+
+function agentCounts(view: AggregateView): string {
+  const totals = view.totals;
+  const here = totals.agentsHere === undefined ? '' : `${totals.agentsHere}/`;
+  return `${here}${totals.agentsTotal} (${totals.windows})`;
+}
+
+/** 850ms, 1.4s, 12s, 2.5m, 1.2h */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${trimZero((ms / 1000).toFixed(1))}s`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
+  if (ms < 3_600_000) return `${trimZero((ms / 60_000).toFixed(1))}m`;
+  return `${trimZero((ms / 3_600_000).toFixed(1))}h`;
+}
+
+/** 0%, 0.5%, 12%, 100% */
+export function formatPercent(ratio: number): string {
+  const percent = ratio * 100;
+  if (percent === 0) return '0%';
+  if (percent < 0.1) return '<0.1%';
+  if (percent < 10) return `${trimZero(percent.toFixed(1))}%`;
+  return `${Math.round(percent)}%`;
+}
+
+function trimZero(text: string): string {
+  return text.endsWith('.0') ? text.slice(0, -2) : text;
+}

@@ -1,0 +1,219 @@
+/**
+ * A latency histogram that merges exactly across agents, pools and windows.
+ *
+ * Values are milliseconds, quantized to whole microseconds and counted in fixed log-linear
+ * buckets (HDR-style): below 256 µs every microsecond has its own bucket; above, each power of two
+ * is split into 128 equal sub-buckets, so a bucket is never wider than 1/128 of its lower bound
+ * (< 0.8 %). Because the bucket boundaries are the same everywhere, merging is adding counts, and
+ * a percentile of the merge is as exact as a percentile of one histogram: never average percentiles.
+ */
+
+/** Identifies the bucket layout; histograms with another scheme are refused rather than mis-merged. */
+export const HISTOGRAM_SCHEME = 'log-linear-us-128';
+
+const SUB_BUCKET_BITS = 7;
+const SUB_BUCKETS = 1 << SUB_BUCKET_BITS; // 128
+const LINEAR_LIMIT = SUB_BUCKETS * 2; // 256: exact up to here
+const MICROS_PER_MS = 1000;
+/** Beyond this (about 285 years) values are clamped; keeps every key a safe integer. */
+const MAX_MICROS = 2 ** 52;
+
+/** The JSON form stored in snapshots: sparse `[bucketKey, count]` pairs sorted by key. */
+export interface HistogramData {
+  scheme: typeof HISTOGRAM_SCHEME;
+  count: number;
+  /** Sum of recorded values in ms (not quantized), so averages are exact. */
+  sum: number;
+  /** Exact extremes in ms; 0 when empty. */
+  min: number;
+  max: number;
+  buckets: Array<[number, number]>;
+}
+
+export interface HistogramSummary {
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export class Histogram {
+  private readonly counts = new Map<number, number>();
+  private total = 0;
+  private sumMs = 0;
+  private minMs = Infinity;
+  private maxMs = -Infinity;
+
+  static fromData(data: HistogramData): Histogram {
+    const histogram = new Histogram();
+    histogram.mergeData(data);
+    return histogram;
+  }
+
+  /** Merges many histograms (in JSON form) into one; the result is independent of order. */
+  static merge(items: Iterable<HistogramData | Histogram | undefined>): Histogram {
+    const merged = new Histogram();
+    for (const item of items) {
+      if (item instanceof Histogram) merged.mergeHistogram(item);
+      else if (item) merged.mergeData(item);
+    }
+    return merged;
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  get sum(): number {
+    return this.sumMs;
+  }
+
+  record(valueMs: number, times = 1): void {
+    if (!Number.isFinite(valueMs) || valueMs < 0 || times <= 0) return;
+    const key = bucketKeyOf(valueMs);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + times);
+    this.total += times;
+    this.sumMs += valueMs * times;
+    if (valueMs < this.minMs) this.minMs = valueMs;
+    if (valueMs > this.maxMs) this.maxMs = valueMs;
+  }
+
+  mergeHistogram(other: Histogram): void {
+    if (other.total === 0) return;
+    for (const [key, count] of other.counts) this.counts.set(key, (this.counts.get(key) ?? 0) + count);
+    this.addTotals(other.total, other.sumMs, other.minMs, other.maxMs);
+  }
+
+  /** Adds a stored histogram; throws on a different bucket scheme (callers validate first). */
+  mergeData(data: HistogramData): void {
+    if (data.scheme !== HISTOGRAM_SCHEME) {
+      throw new Error(`histogram scheme "${String(data.scheme)}" cannot be merged into "${HISTOGRAM_SCHEME}"`);
+    }
+    if (data.count === 0) return;
+    // Pairs are checked here rather than when the file is read: only merged histograms cost anything.
+    for (const pair of data.buckets) {
+      const key = pair[0];
+      const count = pair[1];
+      if (!Number.isInteger(key) || key < 0 || !Number.isInteger(count) || count <= 0) continue;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + count);
+    }
+    this.addTotals(data.count, data.sum, data.min, data.max);
+  }
+
+  /**
+   * The value below which `quantile` of the samples fall (nearest rank). The answer is the middle
+   * of the bucket holding that sample, clamped to the exact min and max, so it is within half a
+   * bucket (< 0.4 %, or 0.5 µs) of the true sample.
+   */
+  quantile(quantile: number): number {
+    if (this.total === 0) return 0;
+    const rank = Math.min(this.total, Math.max(1, Math.ceil(quantile * this.total)));
+    let seen = 0;
+    for (const key of this.sortedKeys()) {
+      seen += this.counts.get(key)!;
+      if (seen >= rank) {
+        const { lowerMicros, upperMicros } = bucketBounds(key);
+        const middleMs = (lowerMicros + upperMicros - 1) / 2 / MICROS_PER_MS;
+        return Math.min(this.maxMs, Math.max(this.minMs, middleMs));
+      }
+    }
+    return this.maxMs;
+  }
+
+  /** Samples at or below `limitMs`, counting a bucket only when all of it is at or below the limit. */
+  countAtOrBelow(limitMs: number): number {
+    const limitMicros = Math.floor(limitMs * MICROS_PER_MS);
+    let below = 0;
+    for (const [key, count] of this.counts) {
+      if (bucketBounds(key).upperMicros - 1 <= limitMicros) below += count;
+    }
+    return below;
+  }
+
+  summary(): HistogramSummary {
+    if (this.total === 0) return { count: 0, min: 0, max: 0, avg: 0, p50: 0, p95: 0, p99: 0 };
+    return {
+      count: this.total,
+      min: this.minMs,
+      max: this.maxMs,
+      avg: this.sumMs / this.total,
+      p50: this.quantile(0.5),
+      p95: this.quantile(0.95),
+      p99: this.quantile(0.99),
+    };
+  }
+
+  toData(): HistogramData {
+    const buckets: Array<[number, number]> = this.sortedKeys().map((key) => [key, this.counts.get(key)!]);
+    return {
+      scheme: HISTOGRAM_SCHEME,
+      count: this.total,
+      sum: this.sumMs,
+      min: this.total === 0 ? 0 : this.minMs,
+      max: this.total === 0 ? 0 : this.maxMs,
+      buckets,
+    };
+  }
+
+  private addTotals(count: number, sum: number, min: number, max: number): void {
+    this.total += count;
+    this.sumMs += sum;
+    if (min < this.minMs) this.minMs = min;
+    if (max > this.maxMs) this.maxMs = max;
+  }
+
+  private sortedKeys(): number[] {
+    return [...this.counts.keys()].sort((a, b) => a - b);
+  }
+}
+
+export function emptyHistogramData(): HistogramData {
+  return { scheme: HISTOGRAM_SCHEME, count: 0, sum: 0, min: 0, max: 0, buckets: [] };
+}
+
+/** Bucket key of a value: monotone in the value, so sorting keys sorts buckets. */
+export function bucketKeyOf(valueMs: number): number {
+  const micros = Math.min(MAX_MICROS, Math.round(valueMs * MICROS_PER_MS));
+  if (micros < LINEAR_LIMIT) return micros;
+  const shift = highestBit(micros) - SUB_BUCKET_BITS;
+  const subBucket = Math.floor(micros / 2 ** shift); // in [128, 256)
+  return shift * SUB_BUCKETS + subBucket;
+}
+
+/** `[lowerMicros, upperMicros)` of a bucket key. */
+export function bucketBounds(key: number): { lowerMicros: number; upperMicros: number } {
+  if (key < LINEAR_LIMIT) return { lowerMicros: key, upperMicros: key + 1 };
+  const shift = Math.floor(key / SUB_BUCKETS) - 1;
+  const subBucket = key - shift * SUB_BUCKETS;
+  const width = 2 ** shift;
+  return { lowerMicros: subBucket * width, upperMicros: (subBucket + 1) * width };
+}
+
+/** Index of the highest set bit, exact beyond 32 bits (Math.log2 alone can be off by one). */
+function highestBit(value: number): number {
+  let bit = Math.floor(Math.log2(value));
+  while (2 ** bit > value) bit--;
+  while (2 ** (bit + 1) <= value) bit++;
+  return bit;
+}
+
+/** Cheap structural check for data read from another process's file. */
+export function isHistogramData(value: unknown): value is HistogramData {
+  if (typeof value !== 'object' || value === null) return false;
+  const data = value as Partial<HistogramData>;
+  return (
+    data.scheme === HISTOGRAM_SCHEME &&
+    isCount(data.count) &&
+    typeof data.sum === 'number' &&
+    typeof data.min === 'number' &&
+    typeof data.max === 'number' &&
+    Array.isArray(data.buckets)
+  );
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}

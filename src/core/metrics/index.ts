@@ -1,0 +1,12 @@
+export * from './aggregate';
+export * from './aggregator';
+export * from './collector';
+export * from './formats';
+export * from './histogram';
+export * from './layout';
+export * from './persistence';
+export * from './prometheus';
+export * from './snapshot';
+export * from './snapshotWriter';
+export { writeFileAtomic } from './atomicWrite';
+export { isProcessGone } from './instanceFiles';

@@ -1,0 +1,74 @@
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from './atomicWrite';
+import { parseMetricsSnapshot, type MetricsSnapshot } from './snapshot';
+
+/**
+ * Where a window keeps its cumulative counters so a reload does not reset them. The extension can
+ * hand in `context.workspaceState` (see MementoMetricsStateStore); the CLI and tests use a file.
+ */
+export interface MetricsStateStore {
+  load(): Promise<MetricsSnapshot | undefined>;
+  save(snapshot: MetricsSnapshot): Promise<void>;
+}
+
+/** The part of `vscode.Memento` the store needs, so the core does not import vscode. */
+export interface MementoLike {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): PromiseLike<void>;
+}
+
+export const METRICS_STATE_KEY = 'agentPool.metrics.state';
+
+export class MementoMetricsStateStore implements MetricsStateStore {
+  constructor(
+    private readonly memento: MementoLike,
+    private readonly key = METRICS_STATE_KEY,
+  ) {}
+
+  async load(): Promise<MetricsSnapshot | undefined> {
+    const stored = this.memento.get<unknown>(this.key);
+    if (typeof stored !== 'string') return undefined;
+    const parsed = parseMetricsSnapshot(stored);
+    return 'snapshot' in parsed ? parsed.snapshot : undefined;
+  }
+
+  async save(snapshot: MetricsSnapshot): Promise<void> {
+    // Stored as a string: mementos deep-copy objects on every read, a string is cheap.
+    await this.memento.update(this.key, JSON.stringify(snapshot));
+  }
+}
+
+/** One JSON file per workspace, e.g. `<registry dir>/metrics-state/<workspace key>.json`. */
+export class FileMetricsStateStore implements MetricsStateStore {
+  constructor(private readonly path: string) {}
+
+  async load(): Promise<MetricsSnapshot | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.path, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const parsed = parseMetricsSnapshot(text);
+    return 'snapshot' in parsed ? parsed.snapshot : undefined;
+  }
+
+  async save(snapshot: MetricsSnapshot): Promise<void> {
+    await fs.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.path, JSON.stringify(snapshot));
+  }
+}
+
+/**
+ * The previous instance's snapshot to restore from, unless that instance is still running (two live
+ * windows on one workspace must not both count the same prompts).
+ */
+export async function loadPreviousMetrics(
+  store: MetricsStateStore,
+  isInstanceLive: (instanceId: string) => boolean,
+): Promise<MetricsSnapshot | undefined> {
+  const previous = await store.load().catch(() => undefined);
+  if (!previous || isInstanceLive(previous.instanceId)) return undefined;
+  return previous;
+}

@@ -1,0 +1,192 @@
+import type { AgentState, CircuitState } from '../pool/events';
+import { emptyHistogramData, isHistogramData, type HistogramData } from './histogram';
+
+/**
+ * The metrics snapshot one window writes to `instances/<id>.metrics.json`: plain JSON, versioned,
+ * readable by any other window and by the CLI. Counters are cumulative (they survive a reload, see
+ * `persistence.ts`); gauges describe the moment of `writtenAt`.
+ */
+export const METRICS_SCHEMA = 1;
+export const METRICS_KIND = 'agent-pool-metrics';
+
+export interface PromptFigures {
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  timedOut: number;
+  /** Time from sending a prompt to its first streamed event. */
+  firstEventMs: HistogramData;
+  /** Time from sending a prompt to its end, whatever the outcome. */
+  completionMs: HistogramData;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface AgentMetrics {
+  id: string;
+  profile: string;
+  state: AgentState;
+  pid?: number;
+  /** Wall-clock ms, for display. */
+  startedAt: number;
+  uptimeMs: number;
+  rssBytes?: number;
+  restarts: number;
+  recycles: number;
+  prompts: PromptFigures;
+  /** (failed + timed out) / total, 0 before the first prompt. */
+  errorRate: number;
+}
+
+export interface ScaleEventRecord {
+  direction: 'up' | 'down';
+  /** Wall-clock ms. */
+  at: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+export interface PoolMetrics {
+  profile: string;
+  agents: { starting: number; idle: number; busy: number; total: number };
+  minAgents: number;
+  maxAgents: number;
+  queueDepth: number;
+  queueWaitMs: HistogramData;
+  spawned: number;
+  terminated: number;
+  restarts: number;
+  recycles: number;
+  scaleUps: number;
+  scaleDowns: number;
+  lastScale?: ScaleEventRecord;
+  /** busy / total agents at `writtenAt` (0 with no agents). */
+  utilization: number;
+  circuit: { state: CircuitState; reason?: string };
+  closed: boolean;
+  /** Every prompt this pool ran, including those of agents that are gone. */
+  prompts: PromptFigures;
+}
+
+/** Prompt figures for one key (a module pair or a session) plus how often it stayed on one agent. */
+export interface KeyedMetrics {
+  key: string;
+  profile: string;
+  prompts: PromptFigures;
+  /** Consecutive prompts of this key that ran on the same agent as the one before. */
+  affinityHits: number;
+  /** Consecutive prompt pairs seen (prompts - 1); affinity = hits / chances. */
+  affinityChances: number;
+  /** hits / chances, 0 before the second prompt. */
+  affinity: number;
+}
+
+export interface PairMetrics extends KeyedMetrics {
+  source: string;
+  target: string;
+}
+
+export interface MetricsSnapshot {
+  schema: typeof METRICS_SCHEMA;
+  kind: typeof METRICS_KIND;
+  instanceId: string;
+  /** Stable per workspace; lets a reloaded window pick up its counters. */
+  workspaceKey?: string;
+  /** The instance whose counters this one carries on; readers must not count both. */
+  continuesInstanceId?: string;
+  /** Increases with every write by this instance. */
+  seq: number;
+  /** Wall-clock ms of the write, for display only. */
+  writtenAt: number;
+  pools: PoolMetrics[];
+  agents: AgentMetrics[];
+  pairs: PairMetrics[];
+  sessions: KeyedMetrics[];
+}
+
+export function emptyPromptFigures(): PromptFigures {
+  return {
+    total: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+    timedOut: 0,
+    firstEventMs: emptyHistogramData(),
+    completionMs: emptyHistogramData(),
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+  };
+}
+
+export function errorRateOf(figures: Pick<PromptFigures, 'total' | 'failed' | 'timedOut'>): number {
+  return figures.total === 0 ? 0 : (figures.failed + figures.timedOut) / figures.total;
+}
+
+export type SnapshotProblem = 'empty' | 'truncated' | 'garbage' | 'wrong-schema';
+
+/**
+ * Parses text read from a snapshot file written by another process. Never throws: a bad file is a
+ * normal event (a writer died mid-way, a disk filled, someone edited it) and the caller counts it.
+ */
+export function parseMetricsSnapshot(text: string): { snapshot: MetricsSnapshot } | { problem: SnapshotProblem } {
+  if (text.trim().length === 0) return { problem: 'empty' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: text.trimEnd().endsWith('}') ? 'garbage' : 'truncated' };
+  }
+  return isMetricsSnapshot(value) ? { snapshot: value } : { problem: 'wrong-schema' };
+}
+
+function isMetricsSnapshot(value: unknown): value is MetricsSnapshot {
+  if (typeof value !== 'object' || value === null) return false;
+  const snapshot = value as Partial<MetricsSnapshot>;
+  return (
+    snapshot.schema === METRICS_SCHEMA &&
+    snapshot.kind === METRICS_KIND &&
+    typeof snapshot.instanceId === 'string' &&
+    typeof snapshot.seq === 'number' &&
+    typeof snapshot.writtenAt === 'number' &&
+    Array.isArray(snapshot.pools) &&
+    snapshot.pools.every(isPoolMetrics) &&
+    Array.isArray(snapshot.agents) &&
+    snapshot.agents.every((agent) => isObject(agent) && typeof agent.id === 'string' && isPromptFigures(agent.prompts)) &&
+    Array.isArray(snapshot.pairs) &&
+    Array.isArray(snapshot.sessions)
+  );
+}
+
+function isPoolMetrics(value: unknown): value is PoolMetrics {
+  if (!isObject(value)) return false;
+  const pool = value as Partial<PoolMetrics>;
+  return (
+    typeof pool.profile === 'string' &&
+    isObject(pool.agents) &&
+    typeof pool.agents.total === 'number' &&
+    typeof pool.agents.busy === 'number' &&
+    typeof pool.queueDepth === 'number' &&
+    isHistogramData(pool.queueWaitMs) &&
+    isPromptFigures(pool.prompts)
+  );
+}
+
+function isPromptFigures(value: unknown): value is PromptFigures {
+  if (!isObject(value)) return false;
+  const figures = value as Partial<PromptFigures>;
+  return (
+    typeof figures.total === 'number' &&
+    typeof figures.failed === 'number' &&
+    typeof figures.timedOut === 'number' &&
+    isHistogramData(figures.firstEventMs) &&
+    isHistogramData(figures.completionMs)
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
