@@ -58,7 +58,16 @@ export type PoolEvent =
       usage?: TokenUsage;
     }
   | { type: 'queue'; profile: string; depth: number; waitedMs?: number }
-  | { type: 'scale'; profile: string; direction: 'up' | 'down'; from: number; to: number; reason: string }
+  | {
+      type: 'scale';
+      profile: string;
+      direction: 'up' | 'down';
+      from: number;
+      to: number;
+      reason: string;
+      /** Wall-clock ms of the decision (optional for compatibility with early emitters). */
+      at?: number;
+    }
   | { type: 'circuit'; profile: string; state: CircuitState; reason?: string }
   | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
   | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number };

@@ -1,0 +1,105 @@
+import type { Clock, TimerHandle } from '../common/clock';
+import type { CircuitState } from './events';
+
+export interface CircuitBreakerOptions {
+  failureThreshold: number;
+  cooldownMs: number;
+  clock: Clock;
+}
+
+/**
+ * One breaker per agent profile. Closed: work flows. Open: nothing is handed out or spawned, and
+ * the reason says why (a rate limit, missing credentials, a binary that will not start, or N
+ * failures in a row). Half-open after the cooldown: exactly one trial (a turn or a spawn) decides.
+ */
+export class CircuitBreaker {
+  private current: CircuitState = 'closed';
+  private currentReason: string | undefined;
+  private consecutiveFailures = 0;
+  private trialInFlight = false;
+  private cooldownTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly options: CircuitBreakerOptions,
+    private readonly onChange: (state: CircuitState, reason: string | undefined) => void,
+  ) {}
+
+  get state(): CircuitState {
+    return this.current;
+  }
+
+  get reason(): string | undefined {
+    return this.currentReason;
+  }
+
+  get failures(): number {
+    return this.consecutiveFailures;
+  }
+
+  /** True when new work may start: closed, or half-open with the single trial still free (which it then takes). */
+  tryPass(): boolean {
+    if (this.current === 'closed') return true;
+    if (this.current === 'open' || this.trialInFlight) return false;
+    this.trialInFlight = true;
+    return true;
+  }
+
+  /** Whether work could start now, without taking the half-open trial. */
+  isPassable(): boolean {
+    return this.current === 'closed' || (this.current === 'half-open' && !this.trialInFlight);
+  }
+
+  recordSuccess(): void {
+    this.consecutiveFailures = 0;
+    this.trialInFlight = false;
+    if (this.current !== 'closed') this.setState('closed', undefined);
+  }
+
+  /** `immediate` opens at once (rate limit, auth, start failure); otherwise after the threshold in a row. */
+  recordFailure(reason: string, immediate = false): void {
+    this.consecutiveFailures++;
+    const wasTrial = this.trialInFlight;
+    this.trialInFlight = false;
+    if (immediate || wasTrial || this.current === 'half-open' || this.consecutiveFailures >= this.options.failureThreshold) {
+      const why = immediate ? reason : `${this.consecutiveFailures} failures in a row, the last: ${reason}`;
+      this.open(why);
+    }
+  }
+
+  /** Gives back a half-open trial that ended without a verdict (e.g. the lease was released unused). */
+  releaseTrial(): void {
+    this.trialInFlight = false;
+  }
+
+  reset(): void {
+    this.clearTimer();
+    this.consecutiveFailures = 0;
+    this.trialInFlight = false;
+    if (this.current !== 'closed') this.setState('closed', undefined);
+  }
+
+  dispose(): void {
+    this.clearTimer();
+  }
+
+  private open(reason: string): void {
+    this.clearTimer();
+    this.setState('open', reason);
+    this.cooldownTimer = this.options.clock.setTimeout(() => {
+      this.cooldownTimer = undefined;
+      this.setState('half-open', this.currentReason);
+    }, this.options.cooldownMs);
+    this.cooldownTimer.unref?.();
+  }
+
+  private setState(state: CircuitState, reason: string | undefined): void {
+    this.current = state;
+    this.currentReason = reason;
+    this.onChange(state, reason);
+  }
+
+  private clearTimer(): void {
+    if (this.cooldownTimer) this.options.clock.clearTimeout(this.cooldownTimer);
+    this.cooldownTimer = undefined;
+  }
+}

@@ -1,0 +1,67 @@
+import type { AgentStreamEvent, PromptResult } from '../agents/adapter';
+import { PoolError } from './errors';
+import type { RouteRequest } from './routing';
+
+export interface AcquireOptions extends RouteRequest {
+  /** ms to wait for an agent; the pool's acquireTimeoutMs when omitted. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Higher goes first; default 0. */
+  priority?: number;
+  /** Shown as the agent's current task while leased. */
+  task?: string;
+}
+
+export interface TurnOptions {
+  onEvent?: (event: AgentStreamEvent) => void;
+  /** Cancels the turn: the agent is asked to cancel, and killed if it does not within the grace. */
+  signal?: AbortSignal;
+}
+
+export interface LeaseHost {
+  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }>;
+  releaseLease(lease: Lease): void;
+}
+
+/**
+ * Exclusive use of one agent until `release()`. Turns run one at a time; a lease whose agent died
+ * rejects further turns with POOL_AGENT_LOST (the conversation moves on the next acquire).
+ */
+export class Lease {
+  private releasedFlag = false;
+  private turnOpen = false;
+  sessionId: string | undefined;
+
+  constructor(
+    private readonly host: LeaseHost,
+    readonly agentId: string,
+    readonly profile: string,
+    readonly request: AcquireOptions,
+    /** Monotonic ms of the hand-out. */
+    readonly acquiredAt: number,
+  ) {}
+
+  get released(): boolean {
+    return this.releasedFlag;
+  }
+
+  async prompt(text: string, options: TurnOptions = {}): Promise<PromptResult & { sessionId: string }> {
+    if (this.releasedFlag) throw new PoolError('POOL_LEASE_RELEASED', `the lease on agent ${this.agentId} was already released`);
+    if (this.turnOpen) throw new PoolError('POOL_LEASE_RELEASED', `agent ${this.agentId} is still running a turn for this lease; wait for it first`);
+    this.turnOpen = true;
+    try {
+      const result = await this.host.runLeasedTurn(this, text, options);
+      this.sessionId = result.sessionId;
+      return result;
+    } finally {
+      this.turnOpen = false;
+    }
+  }
+
+  /** Gives the agent back to the pool; safe to call twice. */
+  release(): void {
+    if (this.releasedFlag) return;
+    this.releasedFlag = true;
+    this.host.releaseLease(this);
+  }
+}

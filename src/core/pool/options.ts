@@ -1,0 +1,172 @@
+import type { AgentConnection, AgentConnectionOptions, AgentProfile, PermissionHandler } from '../agents/adapter';
+import type { AgentBudget } from '../budget/budget';
+import { Clock, systemClock } from '../common/clock';
+import { PoolError } from './errors';
+import { ROUTING_STRATEGIES, RoutingStrategyName } from './routing';
+import { sampleProcessTreeRss } from './memory';
+
+export type ConnectionFactory = (profile: AgentProfile, options: AgentConnectionOptions) => AgentConnection;
+
+/** What a caller may set. Every number is validated up front; unknown keys are rejected (tarn.js style). */
+export interface PoolOptions {
+  profile: AgentProfile;
+  createConnection: ConnectionFactory;
+  budget: AgentBudget;
+  /** Working directory for agents and their sessions (absolute). */
+  cwd: string;
+  minAgents?: number;
+  maxAgents?: number;
+  strategy?: RoutingStrategyName;
+  /** Module-pair affinity only: an agent that served a pair serves only that pair. */
+  dedicatedPairs?: boolean;
+  /** 'fresh': each non-sticky lease gets a new session (opened ahead of time); 'reuse': one session per agent. */
+  sessionMode?: 'fresh' | 'reuse';
+  queueLimit?: number;
+  acquireTimeoutMs?: number;
+  idleWatchdogMs?: number;
+  turnDeadlineMs?: number;
+  /** How long a cancelled turn may take to end before the agent is killed. */
+  cancelGraceMs?: number;
+  /** SIGTERM-to-SIGKILL grace when killing an agent's process group. */
+  killGraceMs?: number;
+  /** How long close() lets running turns finish before cancelling them. */
+  shutdownGraceMs?: number;
+  autoscale?: boolean;
+  scaleDownAfterMs?: number;
+  recycleMaxAgeMs?: number;
+  recycleMaxTurns?: number;
+  recycleMaxMemoryBytes?: number;
+  /** Consecutive over-limit samples before a memory recycle, so one spike does not recycle. */
+  memorySamplesOverLimit?: number;
+  memorySampleIntervalMs?: number;
+  restartBaseDelayMs?: number;
+  restartMaxDelayMs?: number;
+  circuitFailureThreshold?: number;
+  circuitCooldownMs?: number;
+  clock?: Clock;
+  /** For the random strategies and restart jitter; tests make it deterministic. */
+  rng?: () => number;
+  sampleMemory?: (pid: number) => Promise<number | undefined>;
+  permissionHandler?: PermissionHandler;
+  log?: (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'permissionHandler' | 'log'>> &
+  Pick<PoolOptions, 'permissionHandler' | 'log'>;
+
+const NUMERIC_LIMITS = {
+  minAgents: [0, 256],
+  maxAgents: [1, 256],
+  queueLimit: [0, 1_000_000],
+  acquireTimeoutMs: [1, 24 * 3600_000],
+  idleWatchdogMs: [1, 24 * 3600_000],
+  turnDeadlineMs: [1, 7 * 24 * 3600_000],
+  cancelGraceMs: [0, 600_000],
+  killGraceMs: [0, 600_000],
+  shutdownGraceMs: [0, 3600_000],
+  scaleDownAfterMs: [1, 7 * 24 * 3600_000],
+  recycleMaxAgeMs: [0, Number.MAX_SAFE_INTEGER],
+  recycleMaxTurns: [0, Number.MAX_SAFE_INTEGER],
+  recycleMaxMemoryBytes: [0, Number.MAX_SAFE_INTEGER],
+  memorySamplesOverLimit: [1, 1000],
+  memorySampleIntervalMs: [10, 3600_000],
+  restartBaseDelayMs: [0, 3600_000],
+  restartMaxDelayMs: [0, 24 * 3600_000],
+  circuitFailureThreshold: [1, 1000],
+  circuitCooldownMs: [1, 24 * 3600_000],
+} as const satisfies Partial<Record<keyof PoolOptions, readonly [number, number]>>;
+
+export const POOL_DEFAULTS = {
+  minAgents: 1,
+  maxAgents: 4,
+  strategy: 'least-busy',
+  dedicatedPairs: false,
+  sessionMode: 'fresh',
+  queueLimit: 64,
+  acquireTimeoutMs: 60_000,
+  idleWatchdogMs: 120_000,
+  turnDeadlineMs: 1_800_000,
+  cancelGraceMs: 2_000,
+  killGraceMs: 2_000,
+  shutdownGraceMs: 5_000,
+  autoscale: true,
+  scaleDownAfterMs: 300_000,
+  recycleMaxAgeMs: 4 * 3600_000,
+  recycleMaxTurns: 200,
+  recycleMaxMemoryBytes: 2048 * 1024 * 1024,
+  memorySamplesOverLimit: 3,
+  memorySampleIntervalMs: 5_000,
+  restartBaseDelayMs: 250,
+  restartMaxDelayMs: 30_000,
+  circuitFailureThreshold: 5,
+  circuitCooldownMs: 30_000,
+} as const;
+
+const OTHER_KEYS = [
+  'profile',
+  'createConnection',
+  'budget',
+  'cwd',
+  'strategy',
+  'dedicatedPairs',
+  'sessionMode',
+  'autoscale',
+  'clock',
+  'rng',
+  'sampleMemory',
+  'permissionHandler',
+  'log',
+] as const;
+
+const KNOWN_KEYS = new Set<string>([...Object.keys(NUMERIC_LIMITS), ...OTHER_KEYS]);
+
+function invalid(message: string): PoolError {
+  return new PoolError('POOL_INVALID_OPTION', `Agent pool: ${message}`);
+}
+
+/** Validates everything before a pool exists, so a bad setting fails with its name, not later as a hang. */
+export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
+  if (!options || typeof options !== 'object') throw invalid('options must be an object');
+  const unknown = Object.keys(options).filter((key) => !KNOWN_KEYS.has(key));
+  if (unknown.length) {
+    throw invalid(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; known options are ${[...KNOWN_KEYS].sort().join(', ')}`);
+  }
+  for (const [key, [min, max]] of Object.entries(NUMERIC_LIMITS)) {
+    const value = (options as unknown as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalid(`option "${key}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+  }
+  const profile = options.profile;
+  if (!profile || typeof profile.name !== 'string' || !profile.name) throw invalid('option "profile" must be an agent profile with a name');
+  if (typeof options.createConnection !== 'function') throw invalid(`option "createConnection" must be a function (profile "${profile.name}")`);
+  if (!options.budget || typeof options.budget.tryAcquire !== 'function') throw invalid(`option "budget" must be an AgentBudget (profile "${profile.name}")`);
+  if (typeof options.cwd !== 'string' || !options.cwd.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(options.cwd)) {
+    throw invalid(`option "cwd" must be an absolute path, got ${JSON.stringify(options.cwd)}`);
+  }
+  if (options.strategy !== undefined && !(options.strategy in ROUTING_STRATEGIES)) {
+    throw invalid(`option "strategy" must be one of ${Object.keys(ROUTING_STRATEGIES).join(', ')}, got ${JSON.stringify(options.strategy)}`);
+  }
+  if (options.sessionMode !== undefined && options.sessionMode !== 'fresh' && options.sessionMode !== 'reuse') {
+    throw invalid(`option "sessionMode" must be "fresh" or "reuse", got ${JSON.stringify(options.sessionMode)}`);
+  }
+  const resolved: ResolvedPoolOptions = {
+    ...POOL_DEFAULTS,
+    clock: systemClock,
+    rng: Math.random,
+    sampleMemory: sampleProcessTreeRss,
+    ...stripUndefined(options),
+  } as ResolvedPoolOptions;
+  if (resolved.minAgents > resolved.maxAgents) {
+    throw invalid(`option "minAgents" (${resolved.minAgents}) must not exceed "maxAgents" (${resolved.maxAgents})`);
+  }
+  if (resolved.restartMaxDelayMs < resolved.restartBaseDelayMs) {
+    throw invalid(`option "restartMaxDelayMs" (${resolved.restartMaxDelayMs}) must be at least "restartBaseDelayMs" (${resolved.restartBaseDelayMs})`);
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,122 @@
+import type { PromptResult } from '../agents/adapter';
+import { errorMessage } from '../common/errors';
+import type { PooledAgent } from './agentRecord';
+import { errorCode, PoolError } from './errors';
+import type { TurnOutcome } from './events';
+import type { Lease, TurnOptions } from './lease';
+import { pairKey } from './routing';
+import type { SupervisedPool, Supervisor } from './supervisor';
+import { superviseTurn } from './turn';
+
+/** Errors that say the profile itself is unusable right now: they open the circuit at once. */
+const CIRCUIT_TRIPPING_CODES = new Set(['AGENT_RATE_LIMITED', 'AGENT_AUTH_REQUIRED']);
+const TIMEOUT_CODES = new Set(['TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
+
+export interface TurnPool extends SupervisedPool {
+  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  readonly affinity: Map<string, Map<string, number>>;
+}
+
+/**
+ * One turn on a leased agent: picks the session (sticky, fresh or reused), runs the prompt under
+ * the watchdog and deadline, feeds the circuit breaker, and reports `turn-finished`.
+ */
+export class TurnRunner {
+  constructor(
+    private readonly pool: TurnPool,
+    private readonly supervisor: Supervisor,
+  ) {}
+
+  async run(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }> {
+    const { pool } = this;
+    const { clock } = pool.options;
+    const agent = pool.agents.get(lease.agentId);
+    const connection = agent?.connection;
+    if (!agent || agent.lease !== lease || !connection) {
+      throw new PoolError('POOL_AGENT_LOST', `agent ${lease.agentId} of profile "${lease.profile}" is gone; acquire a new lease`);
+    }
+    const startedAt = clock.monotonicNow();
+    let outcome: TurnOutcome = 'failed';
+    let result: PromptResult | undefined;
+    let settle!: () => void;
+    agent.turn = { sessionId: '', settled: new Promise<void>((resolve) => (settle = resolve)) };
+    try {
+      const sessionId = await this.sessionFor(agent, lease);
+      agent.turn.sessionId = sessionId;
+      result = await superviseTurn(connection, { sessionId, text, onEvent: options.onEvent, signal: options.signal }, pool.options, {
+        onExpired: (kind, promptSettled) => void this.cancelThenKill(agent, sessionId, promptSettled, kind),
+        onCancelUnanswered: () => void this.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${pool.options.cancelGraceMs} ms`),
+      });
+      outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
+      return { ...result, sessionId };
+    } catch (error) {
+      const code = errorCode(error);
+      outcome = code !== undefined && TIMEOUT_CODES.has(code) ? 'timed-out' : 'failed';
+      // A crash is counted once, by the supervisor, when the process exits.
+      const crashed = code === 'AGENT_CRASHED' || agent.connection !== connection || !connection.health().alive;
+      if (!crashed) pool.breaker.recordFailure(`${errorMessage(error)}`, code !== undefined && CIRCUIT_TRIPPING_CODES.has(code));
+      throw error;
+    } finally {
+      if (agent.turn) agent.turn = undefined;
+      settle();
+      agent.turns++;
+      agent.processTurns++;
+      if (outcome === 'succeeded') {
+        pool.breaker.recordSuccess();
+        this.supervisor.consecutiveCrashes = 0;
+        this.scoreAffinity(agent, lease);
+      }
+      pool.events.fire({
+        type: 'turn-finished',
+        agentId: agent.id,
+        profile: lease.profile,
+        sessionKey: lease.request.sessionKey,
+        sourceModule: lease.request.sourceModule,
+        targetModule: lease.request.targetModule,
+        outcome,
+        firstEventMs: result?.firstEventMs,
+        totalMs: clock.monotonicNow() - startedAt,
+        usage: result?.usage,
+      });
+    }
+  }
+
+  private async sessionFor(agent: PooledAgent, lease: Lease): Promise<string> {
+    const { sessionKey } = lease.request;
+    const { cwd, sessionMode } = this.pool.options;
+    if (sessionKey === undefined) return agent.takeSession(sessionMode, cwd);
+    let sessionId = agent.stickySessions.get(sessionKey);
+    if (!sessionId) {
+      sessionId = await agent.connection!.openSession({ cwd });
+      agent.stickySessions.set(sessionKey, sessionId);
+    }
+    this.pool.sticky.set(sessionKey, { agentId: agent.id, sessionId });
+    return sessionId;
+  }
+
+  /** The watchdog or deadline fired: ask the agent to cancel, give it the grace, then kill its process group. */
+  private async cancelThenKill(agent: PooledAgent, sessionId: string, promptSettled: Promise<void>, kind: 'idle' | 'deadline'): Promise<void> {
+    const { clock, cancelGraceMs } = this.pool.options;
+    const connection = agent.connection;
+    if (!connection) return;
+    void connection.cancel(sessionId).catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(resolve, cancelGraceMs);
+      void promptSettled.then(() => {
+        clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (agent.connection === connection) {
+      await this.supervisor.retire(agent, 'unhealthy', kind === 'idle' ? 'idle watchdog fired' : 'turn deadline exceeded');
+    }
+  }
+
+  private scoreAffinity(agent: PooledAgent, lease: Lease): void {
+    const key = pairKey(lease.request.sourceModule, lease.request.targetModule);
+    if (key === undefined) return;
+    let scores = this.pool.affinity.get(key);
+    if (!scores) this.pool.affinity.set(key, (scores = new Map()));
+    scores.set(agent.id, (scores.get(agent.id) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { PoolError } from '../../../src/core/pool/errors';
+import { closeAll, demoPool, demoProfile, isAlive, nextEvent, recordEvents } from './helpers';
+import { ManualClock } from './manualClock';
+
+function codeOf(error: unknown): string | undefined {
+  return (error as { code?: string }).code;
+}
+
+describe('agent pool with real demo agents: faults and supervision', function () {
+  this.timeout(20_000);
+  afterEach(closeAll);
+
+  it('catches a hang with the idle watchdog: cancel, kill the process group, serve again from a fresh agent', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 300, cancelGraceMs: 200 });
+    await pool.start();
+    const hungPid = pool.snapshot().agents[0].pid!;
+    const exited = nextEvent(pool, 'agent-exited');
+    await assert.rejects(pool.run('/demo hang\nstuck'), (error: unknown) => {
+      assert.equal(codeOf(error), 'TURN_IDLE_TIMEOUT');
+      assert.match((error as Error).message, /sent nothing for \d+ ms \(idle watchdog 300 ms\)/);
+      return true;
+    });
+    await exited;
+    assert.equal(isAlive(hungPid), false);
+    const next = await pool.run('alive again');
+    assert.equal(next.text, 'alive again');
+    assert.notEqual(pool.snapshot().agents[0].pid, hungPid);
+  });
+
+  it('bounds a chatty turn with the deadline even while events keep coming', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 5000, turnDeadlineMs: 400 });
+    await pool.start();
+    const events = recordEvents(pool);
+    await assert.rejects(pool.run('/demo chunks=40 latency=4000\nslowly streamed'), (error: unknown) => codeOf(error) === 'TURN_DEADLINE_EXCEEDED');
+    await nextEvent(pool, 'agent-exited');
+    const turn = events.find((e) => e.type === 'turn-finished');
+    assert.ok(turn && turn.type === 'turn-finished' && turn.outcome === 'timed-out');
+  });
+
+  it('restarts a crashed agent under the same id with jittered exponential backoff, one at a time', async () => {
+    const clock = new ManualClock();
+    const pool = demoPool({ clock, rng: () => 1, restartBaseDelayMs: 1000, restartMaxDelayMs: 8000, minAgents: 1, maxAgents: 1, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
+    await pool.start();
+    const [original] = pool.snapshot().agents;
+    const firstRestart = nextEvent(pool, 'restart');
+    await assert.rejects(pool.run('/demo crash\nboom'), (error: unknown) => codeOf(error) === 'AGENT_CRASHED' || codeOf(error) === 'POOL_AGENT_LOST');
+    const restart = await firstRestart;
+    assert.deepEqual({ agentId: restart.agentId, attempt: restart.attempt, delayMs: restart.delayMs }, { agentId: original.id, attempt: 1, delayMs: 1000 });
+    assert.equal(isAlive(original.pid!), false);
+    assert.deepEqual(clock.pendingDelays, [1000], 'nothing spawns before the backoff delay');
+    const ready = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
+    clock.advance(1000);
+    await ready;
+    const [restarted] = pool.snapshot().agents;
+    assert.equal(restarted.id, original.id);
+    assert.equal(restarted.restarts, 1);
+    assert.notEqual(restarted.pid, original.pid);
+
+    // A second crash with no successful turn in between doubles the delay.
+    const secondRestart = nextEvent(pool, 'restart');
+    await assert.rejects(pool.run('/demo crash\nboom again'));
+    assert.equal((await secondRestart).delayMs, 2000);
+    const readyAgain = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
+    clock.advance(2000);
+    await readyAgain;
+    assert.equal((await pool.run('fine now')).text, 'fine now');
+  });
+
+  it('opens the circuit at once on a rate limit, refuses work with the reason, half-opens after the cooldown and closes on a good trial', async () => {
+    const clock = new ManualClock();
+    const pool = demoPool({ clock, circuitCooldownMs: 30_000, minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    const circuit: string[] = [];
+    pool.onDidEvent((e) => e.type === 'circuit' && circuit.push(e.state));
+    await assert.rejects(pool.run('/demo error=rate-limit\nx'), (error: unknown) => codeOf(error) === 'AGENT_RATE_LIMITED');
+    assert.equal(pool.snapshot().circuit.state, 'open');
+    assert.match(pool.snapshot().circuit.reason!, /rate/i);
+    await assert.rejects(pool.acquire(), (error: unknown) => {
+      assert.ok(error instanceof PoolError && error.code === 'POOL_CIRCUIT_OPEN' && error.waitReason === 'circuit-open');
+      assert.match(error.message, /Agent profile "demo" is paused \(circuit open\): .*rate/i);
+      return true;
+    });
+    clock.advance(30_000);
+    assert.equal(pool.snapshot().circuit.state, 'half-open');
+    assert.equal((await pool.run('trial')).text, 'trial');
+    assert.equal(pool.snapshot().circuit.state, 'closed');
+    assert.deepEqual(circuit, ['open', 'half-open', 'closed']);
+  });
+
+  it('opens the circuit after N consecutive failed turns', async () => {
+    const pool = demoPool({ circuitFailureThreshold: 2, minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    await assert.rejects(pool.run('/demo error=internal\none'));
+    assert.equal(pool.snapshot().circuit.state, 'closed');
+    await assert.rejects(pool.run('/demo error=internal\ntwo'));
+    assert.equal(pool.snapshot().circuit.state, 'open');
+    assert.match(pool.snapshot().circuit.reason!, /^2 failures in a row/);
+  });
+
+  for (const [name, profileChange, expected] of [
+    ['a missing binary', { command: '/nonexistent/bin/agent-that-is-not-here' }, /could not start/],
+    ['an agent that exits at start', { env: { ...demoProfile().env, DEMO_AGENT_EXIT_AT_START: '3' } }, /could not start/],
+    ['an agent without credentials (auth error at session/new)', { env: { ...demoProfile().env, DEMO_AGENT_SESSION_ERROR: 'auth' } }, /could not start/],
+  ] as const) {
+    it(`surfaces ${name} once, naming the profile and command, with no restart loop`, async () => {
+      const clock = new ManualClock();
+      const budget = new InProcessBudget(4);
+      const pool = demoPool({ clock, budget, restartBaseDelayMs: 10, circuitCooldownMs: 60_000, minAgents: 2, maxAgents: 2, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
+      (pool.options.profile as { command: string }).command = 'command' in profileChange ? profileChange.command : pool.options.profile.command;
+      if ('env' in profileChange) (pool.options.profile as { env: Record<string, string> }).env = profileChange.env;
+      const events = recordEvents(pool);
+      await assert.rejects(pool.start(), (error: unknown) => {
+        assert.equal(codeOf(error), 'POOL_CIRCUIT_OPEN');
+        assert.match((error as Error).message, /Agent profile "demo" \(command ".+"\) could not start/);
+        assert.match((error as Error).message, expected);
+        return true;
+      });
+      assert.equal(pool.snapshot().circuit.state, 'open');
+      assert.equal(budget.snapshot().used, 0, 'slots of failed starts are released');
+      const startsBefore = events.filter((e) => e.type === 'agent-state' && e.to === 'starting').length;
+      assert.ok(startsBefore <= 2, `${startsBefore} starts for 2 warm agents`);
+      assert.deepEqual(clock.pendingDelays, [60_000], 'only the circuit cooldown is pending: no restart is scheduled');
+      assert.equal(events.filter((e) => e.type === 'restart').length, 0);
+      await assert.rejects(pool.run('x'), (error: unknown) => codeOf(error) === 'POOL_CIRCUIT_OPEN');
+    });
+  }
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import type { AgentStreamEvent } from '../../../src/core/agents/adapter';
+import { PoolError } from '../../../src/core/pool/errors';
+import { closeAll, demoPool, isAlive, nextEvent, recordEvents } from './helpers';
+
+function rejectsWith(code: string, pattern?: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof PoolError, `expected a PoolError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+describe('agent pool with real demo agents: acquire, run, limits', function () {
+  this.timeout(20_000);
+  afterEach(closeAll);
+
+  it('keeps minAgents warm, each holding a budget slot bound to its pid, and frees every slot on close', async () => {
+    const budget = new InProcessBudget(4);
+    const pool = demoPool({ budget, minAgents: 2, maxAgents: 3 });
+    await pool.start();
+    const agents = pool.snapshot().agents;
+    assert.deepEqual(agents.map((a) => a.state), ['idle', 'idle']);
+    const snapshot = budget.snapshot();
+    assert.equal(snapshot.used, 2);
+    assert.deepEqual(snapshot.holders.map((h) => h.childPid).sort(), agents.map((a) => a.pid).sort());
+    await pool.close();
+    assert.equal(budget.snapshot().used, 0);
+    for (const agent of agents) assert.equal(isAlive(agent.pid!), false, `agent pid ${agent.pid} still alive after close`);
+  });
+
+  it('runs a prompt through the whole cycle and streams its events', async () => {
+    const pool = demoPool();
+    await pool.start();
+    const events = recordEvents(pool);
+    const streamed: AgentStreamEvent[] = [];
+    const result = await pool.run('/demo chunks=3\nhello pool', { onEvent: (event) => streamed.push(event) });
+    assert.equal(result.stopReason, 'end_turn');
+    assert.equal(result.text, 'hello pool');
+    assert.equal(streamed.filter((e) => e.kind === 'text').map((e) => e.text).join(''), 'hello pool');
+    assert.ok(streamed.filter((e) => e.kind === 'text').length >= 3);
+    const states = events.filter((e) => e.type === 'agent-state').map((e) => (e.type === 'agent-state' ? `${e.from}->${e.to}` : ''));
+    assert.deepEqual(states, ['idle->busy', 'busy->idle']);
+    const finished = events.find((e) => e.type === 'turn-finished');
+    assert.ok(finished && finished.type === 'turn-finished' && finished.outcome === 'succeeded' && finished.firstEventMs !== undefined);
+  });
+
+  it('queues when every agent is busy and hands the freed agent to the highest priority first', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    const lease = await pool.acquire();
+    const order: string[] = [];
+    const low = pool.acquire({ priority: 0 }).then((l) => (order.push('low'), l.release()));
+    const high = pool.acquire({ priority: 9 }).then((l) => (order.push('high'), l.release()));
+    assert.equal(pool.snapshot().queueDepth, 2);
+    lease.release();
+    await Promise.all([low, high]);
+    assert.deepEqual(order, ['high', 'low']);
+  });
+
+  it('refuses at once when the queue is full, saying every agent is busy', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, queueLimit: 1 });
+    await pool.start();
+    const lease = await pool.acquire();
+    const waiting = pool.acquire();
+    await assert.rejects(pool.acquire(), rejectsWith('POOL_QUEUE_FULL', /1 request\(s\) already wait .*all 1 agent\(s\) are busy .*maxAgents 1/));
+    lease.release();
+    (await waiting).release();
+  });
+
+  it('times out naming the budget and its holders when the budget grants no slot', async () => {
+    const budget = new InProcessBudget(1, 'window-A');
+    const pool = demoPool({ budget, minAgents: 1, maxAgents: 2 });
+    await pool.start();
+    const lease = await pool.acquire();
+    await assert.rejects(pool.acquire({ timeout: 300 }), (error: unknown) => {
+      rejectsWith('POOL_ACQUIRE_TIMEOUT', /global agent budget is exhausted \(1 of 1 agent slots are held: window-A \(1: demo\)\)/)(error);
+      assert.equal((error as PoolError).waitReason, 'budget-exhausted');
+      return true;
+    });
+    lease.release();
+  });
+
+  it('rejects at once once closed, and rejects what was queued', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    const lease = await pool.acquire();
+    const queued = pool.acquire();
+    const closing = pool.close();
+    await assert.rejects(queued, rejectsWith('POOL_CLOSED'));
+    await assert.rejects(pool.acquire(), rejectsWith('POOL_CLOSED', /is closed and accepts no more work/));
+    await assert.rejects(pool.run('hi'), rejectsWith('POOL_CLOSED'));
+    lease.release();
+    await closing;
+  });
+
+  it('cancels a turn mid-way: the turn ends cancelled and the agent serves the next prompt', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    const controller = new AbortController();
+    const turn = pool.run('/demo chunks=50 latency=5000\nslow answer', {
+      signal: controller.signal,
+      onEvent: () => controller.abort(),
+    });
+    const result = await turn;
+    assert.equal(result.stopReason, 'cancelled');
+    const agentPid = pool.snapshot().agents[0].pid;
+    const next = await pool.run('after cancel');
+    assert.equal(next.text, 'after cancel');
+    assert.equal(pool.snapshot().agents[0].pid, agentPid, 'the same process served on: a cancel that lands does not kill');
+  });
+
+  it('closes in order: running turns get the grace, then are cancelled, then processes die and slots free', async () => {
+    const budget = new InProcessBudget(4);
+    const pool = demoPool({ budget, minAgents: 1, maxAgents: 1, shutdownGraceMs: 100, cancelGraceMs: 2000 });
+    await pool.start();
+    const events = recordEvents(pool);
+    const pid = pool.snapshot().agents[0].pid!;
+    const busy = nextEvent(pool, 'agent-state', (e) => e.to === 'busy');
+    const turn = pool.run('/demo hang\nnever ends');
+    await busy;
+    await pool.close();
+    const result = await turn;
+    assert.equal(result.stopReason, 'cancelled');
+    assert.equal(isAlive(pid), false);
+    assert.equal(budget.snapshot().used, 0);
+    const order = events.map((e) => (e.type === 'agent-state' ? `${e.to}` : e.type === 'turn-finished' ? `turn:${e.outcome}` : e.type));
+    assert.deepEqual(order.slice(order.indexOf('draining'), order.indexOf('draining') + 4), ['draining', 'turn:cancelled', 'agent-exited', 'stopped']);
+  });
+});
