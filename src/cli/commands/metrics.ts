@@ -35,7 +35,11 @@ function onlyWindow(view: AggregateView, id: string, directory: string): Aggrega
   return { ...view, windows: [window], totals: aggregateTotals([window], undefined) };
 }
 
-/** Everything, histograms included as buckets, so a script can merge them again. */
+/**
+ * Everything, histograms included as buckets, so a script can merge them again. Pool buckets are
+ * delta-encoded `[firstKey, count, step, count, …]`: decode them with `forEachStoredBucket` from
+ * src/core/metrics/histogram.ts.
+ */
 function metricsJson(view: AggregateView): string {
   return JSON.stringify(
     {

@@ -1,6 +1,7 @@
 import type { InstanceHealth, InstanceRecord } from '../registry/types';
-import { Histogram, type HistogramSummary } from './histogram';
-import { errorRateOf, type MetricsSnapshot, type PoolMetrics } from './snapshot';
+import type { HistogramSummary } from './histogram';
+import { RunningTotals } from './runningTotals';
+import type { MetricsSnapshot } from './snapshot';
 
 /** One window as the aggregator sees it. */
 export interface WindowMetrics {
@@ -75,66 +76,12 @@ export function emptySkippedFiles(): SkippedFiles {
 }
 
 /**
- * Totals across windows. Dead windows count for nothing; gauges (agents, queue) come from every
- * other window; cumulative counters skip a window whose counters a newer instance carries on.
+ * Totals across windows, computed from scratch (the aggregator keeps a RunningTotals instead). Dead
+ * windows count for nothing; gauges (agents, queue) come from every other window; cumulative
+ * counters skip a window whose counters a newer instance carries on.
  */
 export function aggregateTotals(windows: readonly WindowMetrics[], selfId: string | undefined): AggregateTotals {
-  const totals: AggregateTotals = {
-    windows: 0,
-    unresponsiveWindows: 0,
-    agentsHere: selfId === undefined ? undefined : 0,
-    agentsTotal: 0,
-    starting: 0,
-    idle: 0,
-    busy: 0,
-    queued: 0,
-    prompts: { total: 0, succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 },
-    errorRate: 0,
-    completionMs: new Histogram().summary(),
-    firstEventMs: new Histogram().summary(),
-    queueWaitMs: new Histogram().summary(),
-    inputTokens: 0,
-    outputTokens: 0,
-    costUsd: 0,
-  };
-  const completion = new Histogram();
-  const firstEvent = new Histogram();
-  const queueWait = new Histogram();
-  for (const window of windows) {
-    if (window.health === 'dead') continue;
-    totals.windows++;
-    if (window.health === 'unresponsive') totals.unresponsiveWindows++;
-    for (const pool of window.snapshot?.pools ?? []) {
-      addGauges(totals, pool, window.id === selfId);
-      if (window.superseded) continue;
-      const prompts = pool.prompts;
-      totals.prompts.total += prompts.total;
-      totals.prompts.succeeded += prompts.succeeded;
-      totals.prompts.failed += prompts.failed;
-      totals.prompts.cancelled += prompts.cancelled;
-      totals.prompts.timedOut += prompts.timedOut;
-      totals.inputTokens += prompts.inputTokens;
-      totals.outputTokens += prompts.outputTokens;
-      totals.costUsd += prompts.costUsd;
-      completion.mergeData(prompts.completionMs);
-      firstEvent.mergeData(prompts.firstEventMs);
-      queueWait.mergeData(pool.queueWaitMs);
-    }
-  }
-  totals.errorRate = errorRateOf(totals.prompts);
-  totals.completionMs = completion.summary();
-  totals.firstEventMs = firstEvent.summary();
-  totals.queueWaitMs = queueWait.summary();
-  return totals;
-}
-
-function addGauges(totals: AggregateTotals, pool: PoolMetrics, isSelf: boolean): void {
-  totals.agentsTotal += pool.agents.total;
-  if (isSelf && totals.agentsHere !== undefined) totals.agentsHere += pool.agents.total;
-  totals.starting += pool.agents.starting;
-  totals.idle += pool.agents.idle;
-  totals.busy += pool.agents.busy;
-  totals.queued += pool.queueDepth;
+  return new RunningTotals().update(windows, selfId);
 }
 
 /** Marks windows whose counters another window (its reload) carries on. */

@@ -4,8 +4,9 @@ import type { Clock, TimerHandle } from '../common/clock';
 import { systemClock } from '../common/clock';
 import { Emitter, type Disposable, type Event } from '../common/event';
 import type { InstanceHealth, InstanceRecord, InstanceRegistry } from '../registry/types';
-import { aggregateTotals, markSuperseded, type AggregateView, type WindowMetrics } from './aggregate';
+import { markSuperseded, type AggregateView, type WindowMetrics } from './aggregate';
 import { InstanceFileReader, isProcessGone, isProvablyGone } from './instanceFiles';
+import { RunningTotals } from './runningTotals';
 import { INSTANCES_DIRECTORY } from './layout';
 import type { MetricsSnapshot } from './snapshot';
 
@@ -36,6 +37,11 @@ interface HeartbeatSeen {
  * A live total across every window, built from their snapshot files. Bad, vanishing or foreign
  * files are skipped and counted, a window keeps its last good snapshot, and nothing here throws:
  * `refresh()` always resolves with the best view it has.
+ *
+ * Incremental: parsed snapshots and their partial sums are kept per file. A change reported by the
+ * directory watcher re-reads only the files it names; the poll and `refresh()` list the directory
+ * and re-read only files whose inode, size or mtime moved. Totals are then updated from the cached
+ * partials, so one changed window costs one parse and its own buckets, whatever the window count.
  */
 export class MetricsAggregator implements Disposable {
   private readonly clock: Clock;
@@ -43,6 +49,11 @@ export class MetricsAggregator implements Disposable {
   private readonly heartbeats = new Map<string, HeartbeatSeen>();
   private readonly lastGoodRecords = new Map<string, InstanceRecord>();
   private readonly lastGoodSnapshots = new Map<string, MetricsSnapshot>();
+  private readonly totals = new RunningTotals();
+  /** Files the watcher named since the last read; only they need a look. */
+  private hintedNames = new Set<string>();
+  /** The next read lists the whole directory (first read, poll, `refresh()`, a watcher without names). */
+  private fullScanDue = true;
   private readonly disposables: Disposable[] = [];
   private watcher: FSWatcher | undefined;
   private debounceTimer: TimerHandle | undefined;
@@ -82,8 +93,13 @@ export class MetricsAggregator implements Disposable {
     return this.refresh();
   }
 
-  /** Re-reads the directory now; concurrent calls share one read and a follow-up. Never rejects. */
+  /** Re-reads the directory now (changed files only); concurrent calls share one read and a follow-up. Never rejects. */
   refresh(): Promise<AggregateView> {
+    this.fullScanDue = true;
+    return this.drain();
+  }
+
+  private drain(): Promise<AggregateView> {
     if (this.refreshing) {
       this.refreshAgain = true;
       return this.refreshing;
@@ -95,6 +111,7 @@ export class MetricsAggregator implements Disposable {
           await this.readOnce();
         } while (this.refreshAgain && !this.disposed);
       } catch (error) {
+        this.fullScanDue = true; // the hints of the failed read are gone
         this.log(`metrics: reading ${this.options.directory} failed: ${String(error)}`);
       } finally {
         this.refreshing = undefined;
@@ -117,7 +134,13 @@ export class MetricsAggregator implements Disposable {
 
   private async readOnce(): Promise<void> {
     const registry = this.options.registry;
-    const files = await this.reader.read(registry ? 'metrics-only' : 'all');
+    const which = registry ? 'metrics-only' : 'all';
+    // Without a working watcher its hints cannot be trusted to be complete.
+    const fullScan = this.fullScanDue || !this.watcher;
+    const hinted = this.hintedNames;
+    this.fullScanDue = false;
+    this.hintedNames = new Set();
+    const files = fullScan ? await this.reader.scan(which) : await this.reader.update(which, hinted);
     const now = this.clock.monotonicNow();
     const windows: WindowMetrics[] = [];
     const selfId = this.options.selfId ?? registry?.selfId;
@@ -173,7 +196,7 @@ export class MetricsAggregator implements Disposable {
       generatedAt: this.clock.wallNow(),
       selfId,
       windows,
-      totals: aggregateTotals(windows, selfId),
+      totals: this.totals.update(windows, selfId),
       skipped: this.reader.skipped(),
     };
   }
@@ -203,11 +226,17 @@ export class MetricsAggregator implements Disposable {
   private startWatching(): void {
     if (this.disposed || this.watcher) return;
     try {
-      this.watcher = watch(join(this.options.directory, INSTANCES_DIRECTORY), { persistent: false }, () => this.scheduleRefresh());
+      this.watcher = watch(join(this.options.directory, INSTANCES_DIRECTORY), { persistent: false }, (_event, name) => {
+        // No name (some platforms, or an overflowed event queue): only a full listing is safe.
+        if (name) this.hintedNames.add(name.toString());
+        else this.fullScanDue = true;
+        this.scheduleRefresh();
+      });
       this.watcher.on('error', () => {
         // e.g. the directory was removed: fall back to polling, which retries the watch.
         this.watcher?.close();
         this.watcher = undefined;
+        this.fullScanDue = true;
       });
     } catch {
       // No directory yet, or no watch support: the poll below retries.
@@ -219,7 +248,7 @@ export class MetricsAggregator implements Disposable {
     if (this.disposed || this.debounceTimer) return;
     this.debounceTimer = this.clock.setTimeout(() => {
       this.debounceTimer = undefined;
-      void this.refresh();
+      void this.drain();
     }, this.options.debounceMs ?? 40);
     this.debounceTimer.unref?.();
   }

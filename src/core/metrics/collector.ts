@@ -4,6 +4,7 @@ import { DisposableStore, toDisposable } from '../common/disposable';
 import { Emitter, type Disposable, type Event } from '../common/event';
 import type { AgentInfo, AgentState, CircuitState, PoolEvent, PoolSnapshot } from '../pool/events';
 import { Histogram } from './histogram';
+import { METRICS_STATE_KIND, METRICS_STATE_SCHEMA, type MetricsState, type PairState } from './metricsState';
 import { BoundedMap, KeyedAccumulator, PromptAccumulator } from './promptFigures';
 import {
   METRICS_KIND,
@@ -29,8 +30,8 @@ export interface MetricsCollectorOptions {
   instanceId: string;
   workspaceKey?: string;
   clock?: Clock;
-  /** The last snapshot of the previous instance of this workspace: its counters carry on here. */
-  restored?: MetricsSnapshot;
+  /** The last state of the previous instance of this workspace (see `state()`): its counters carry on here. */
+  restored?: MetricsState;
   /** Most module pairs and sessions kept (least recently used forgotten first). Default 200 each. */
   maxKeys?: number;
   /** Most stopped agents still listed. Default 20. */
@@ -185,7 +186,24 @@ export class MetricsCollector implements Disposable {
     this._onDidChange.fire();
   }
 
-  /** This window's metrics now. Every call advances `seq`, so readers can tell writes apart. */
+  /** What the next instance of this workspace restores from: pools, sessions and pairs, with full histograms. */
+  state(): MetricsState {
+    const pairs: PairState[] = [...this.pairs.values()].map((pair) => ({ ...pair.toState(), ...this.pairEnds.get(pair.key)! }));
+    const state: MetricsState = {
+      schema: METRICS_STATE_SCHEMA,
+      kind: METRICS_STATE_KIND,
+      instanceId: this.options.instanceId,
+      seq: this.seq,
+      writtenAt: this.clock.wallNow(),
+      pools: [...this.pools.values()].map((counters) => this.poolMetrics(counters, undefined)),
+      pairs,
+      sessions: [...this.sessions.values()].map((session) => session.toState()),
+    };
+    if (this.options.workspaceKey !== undefined) state.workspaceKey = this.options.workspaceKey;
+    return state;
+  }
+
+  /** This window's metrics to share. Every call advances `seq`, so readers can tell writes apart. */
   snapshot(): MetricsSnapshot {
     const now = this.clock.wallNow();
     const poolSnapshots = this.poolSnapshots();
@@ -285,7 +303,7 @@ export class MetricsCollector implements Disposable {
   private agentMetrics(id: string, info: AgentInfo | undefined, now: number): AgentMetrics {
     const counters = this.agents.get(id) ?? new AgentCounters(id, info!.profile, info!.startedAt);
     const startedAt = info?.startedAt ?? counters.startedAt;
-    const prompts = counters.prompts.toData();
+    const prompts = counters.prompts.toSummary();
     const metrics: AgentMetrics = {
       id,
       profile: info?.profile ?? counters.profile,

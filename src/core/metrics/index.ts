@@ -10,3 +10,5 @@ export * from './snapshot';
 export * from './snapshotWriter';
 export { writeFileAtomic } from './atomicWrite';
 export { isProcessGone } from './instanceFiles';
+export * from './metricsState';
+export { RunningTotals, windowPartialOf, type WindowPartial } from './runningTotals';

@@ -1,15 +1,15 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
-import { parseMetricsSnapshot, type MetricsSnapshot } from './snapshot';
+import { parseMetricsState, type MetricsState } from './metricsState';
 
 /**
  * Where a window keeps its cumulative counters so a reload does not reset them. The extension can
  * hand in `context.workspaceState` (see MementoMetricsStateStore); the CLI and tests use a file.
  */
 export interface MetricsStateStore {
-  load(): Promise<MetricsSnapshot | undefined>;
-  save(snapshot: MetricsSnapshot): Promise<void>;
+  load(): Promise<MetricsState | undefined>;
+  save(state: MetricsState): Promise<void>;
 }
 
 /** The part of `vscode.Memento` the store needs, so the core does not import vscode. */
@@ -26,16 +26,14 @@ export class MementoMetricsStateStore implements MetricsStateStore {
     private readonly key = METRICS_STATE_KEY,
   ) {}
 
-  async load(): Promise<MetricsSnapshot | undefined> {
+  async load(): Promise<MetricsState | undefined> {
     const stored = this.memento.get<unknown>(this.key);
-    if (typeof stored !== 'string') return undefined;
-    const parsed = parseMetricsSnapshot(stored);
-    return 'snapshot' in parsed ? parsed.snapshot : undefined;
+    return typeof stored === 'string' ? parseMetricsState(stored) : undefined;
   }
 
-  async save(snapshot: MetricsSnapshot): Promise<void> {
+  async save(state: MetricsState): Promise<void> {
     // Stored as a string: mementos deep-copy objects on every read, a string is cheap.
-    await this.memento.update(this.key, JSON.stringify(snapshot));
+    await this.memento.update(this.key, JSON.stringify(state));
   }
 }
 
@@ -43,31 +41,30 @@ export class MementoMetricsStateStore implements MetricsStateStore {
 export class FileMetricsStateStore implements MetricsStateStore {
   constructor(private readonly path: string) {}
 
-  async load(): Promise<MetricsSnapshot | undefined> {
+  async load(): Promise<MetricsState | undefined> {
     let text: string;
     try {
       text = await fs.readFile(this.path, 'utf8');
     } catch {
       return undefined;
     }
-    const parsed = parseMetricsSnapshot(text);
-    return 'snapshot' in parsed ? parsed.snapshot : undefined;
+    return parseMetricsState(text);
   }
 
-  async save(snapshot: MetricsSnapshot): Promise<void> {
+  async save(state: MetricsState): Promise<void> {
     await fs.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path, JSON.stringify(snapshot));
+    await writeFileAtomic(this.path, JSON.stringify(state));
   }
 }
 
 /**
- * The previous instance's snapshot to restore from, unless that instance is still running (two live
+ * The previous instance's state to restore from, unless that instance is still running (two live
  * windows on one workspace must not both count the same prompts).
  */
 export async function loadPreviousMetrics(
   store: MetricsStateStore,
   isInstanceLive: (instanceId: string) => boolean,
-): Promise<MetricsSnapshot | undefined> {
+): Promise<MetricsState | undefined> {
   const previous = await store.load().catch(() => undefined);
   if (!previous || isInstanceLive(previous.instanceId)) return undefined;
   return previous;

@@ -1,6 +1,7 @@
 import type { PoolEvent, TurnOutcome } from '../pool/events';
 import { Histogram } from './histogram';
-import { emptyPromptFigures, type KeyedMetrics, type PromptFigures } from './snapshot';
+import type { KeyedState } from './metricsState';
+import { emptyPromptFigures, type KeyedMetrics, type PromptFigures, type PromptSummaryFigures } from './snapshot';
 
 type TurnFinished = Extract<PoolEvent, { type: 'turn-finished' }>;
 
@@ -45,15 +46,23 @@ export class PromptAccumulator {
     return o.succeeded + o.failed + o.cancelled + o['timed-out'];
   }
 
+  /** With full histograms: for pools (merged across windows) and for the reload state. */
   toData(): PromptFigures {
+    return { ...this.counts(), firstEventMs: this.firstEvent.toData(), completionMs: this.completion.toData() };
+  }
+
+  /** With latency summaries: for agents, sessions and pairs in the shared snapshot. */
+  toSummary(): PromptSummaryFigures {
+    return { ...this.counts(), firstEventMs: this.firstEvent.summary(), completionMs: this.completion.summary() };
+  }
+
+  private counts() {
     return {
       total: this.total,
       succeeded: this.outcomes.succeeded,
       failed: this.outcomes.failed,
       cancelled: this.outcomes.cancelled,
       timedOut: this.outcomes['timed-out'],
-      firstEventMs: this.firstEvent.toData(),
-      completionMs: this.completion.toData(),
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
       costUsd: this.costUsd,
@@ -82,7 +91,7 @@ export class KeyedAccumulator {
   constructor(
     readonly key: string,
     readonly profile: string,
-    restored?: KeyedMetrics,
+    restored?: KeyedState,
   ) {
     this.prompts = PromptAccumulator.fromData(restored?.prompts);
     this.affinityHits = restored?.affinityHits ?? 0;
@@ -98,14 +107,26 @@ export class KeyedAccumulator {
     this.prompts.record(turn);
   }
 
+  /** The shared form: latency as summaries. */
   toData(): KeyedMetrics {
+    return {
+      key: this.key,
+      profile: this.profile,
+      prompts: this.prompts.toSummary(),
+      affinityHits: this.affinityHits,
+      affinityChances: this.affinityChances,
+      affinity: this.affinityChances === 0 ? 0 : this.affinityHits / this.affinityChances,
+    };
+  }
+
+  /** The reload form: full histograms, so the next instance carries latencies on exactly. */
+  toState(): KeyedState {
     return {
       key: this.key,
       profile: this.profile,
       prompts: this.prompts.toData(),
       affinityHits: this.affinityHits,
       affinityChances: this.affinityChances,
-      affinity: this.affinityChances === 0 ? 0 : this.affinityHits / this.affinityChances,
     };
   }
 }

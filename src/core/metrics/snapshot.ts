@@ -1,27 +1,41 @@
 import type { AgentState, CircuitState } from '../pool/events';
-import { emptyHistogramData, isHistogramData, type HistogramData } from './histogram';
+import { emptyHistogramData, isHistogramData, type HistogramData, type HistogramSummary } from './histogram';
 
 /**
  * The metrics snapshot one window writes to `instances/<id>.metrics.json`: plain JSON, versioned,
  * readable by any other window and by the CLI. Counters are cumulative (they survive a reload, see
  * `persistence.ts`); gauges describe the moment of `writtenAt`.
+ *
+ * Every other window parses this file, so it carries mergeable histograms only where they are
+ * merged across windows (per pool); agents, sessions and module pairs carry latency summaries.
+ * Schema 2 introduced that split and the delta-encoded buckets; schema 1 files are refused.
  */
-export const METRICS_SCHEMA = 1;
+export const METRICS_SCHEMA = 2;
 export const METRICS_KIND = 'agent-pool-metrics';
 
-export interface PromptFigures {
+export interface PromptCountFigures {
   total: number;
   succeeded: number;
   failed: number;
   cancelled: number;
   timedOut: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** Prompt figures with mergeable latency histograms: what pools share, and what a reload restores. */
+export interface PromptFigures extends PromptCountFigures {
   /** Time from sending a prompt to its first streamed event. */
   firstEventMs: HistogramData;
   /** Time from sending a prompt to its end, whatever the outcome. */
   completionMs: HistogramData;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
+}
+
+/** Prompt figures with latency summarized where they were recorded (never merged further). */
+export interface PromptSummaryFigures extends PromptCountFigures {
+  firstEventMs: HistogramSummary;
+  completionMs: HistogramSummary;
 }
 
 export interface AgentMetrics {
@@ -35,7 +49,7 @@ export interface AgentMetrics {
   rssBytes?: number;
   restarts: number;
   recycles: number;
-  prompts: PromptFigures;
+  prompts: PromptSummaryFigures;
   /** (failed + timed out) / total, 0 before the first prompt. */
   errorRate: number;
 }
@@ -75,7 +89,7 @@ export interface PoolMetrics {
 export interface KeyedMetrics {
   key: string;
   profile: string;
-  prompts: PromptFigures;
+  prompts: PromptSummaryFigures;
   /** Consecutive prompts of this key that ran on the same agent as the one before. */
   affinityHits: number;
   /** Consecutive prompt pairs seen (prompts - 1); affinity = hits / chances. */
@@ -122,7 +136,7 @@ export function emptyPromptFigures(): PromptFigures {
   };
 }
 
-export function errorRateOf(figures: Pick<PromptFigures, 'total' | 'failed' | 'timedOut'>): number {
+export function errorRateOf(figures: Pick<PromptCountFigures, 'total' | 'failed' | 'timedOut'>): number {
   return figures.total === 0 ? 0 : (figures.failed + figures.timedOut) / figures.total;
 }
 
@@ -155,9 +169,11 @@ function isMetricsSnapshot(value: unknown): value is MetricsSnapshot {
     Array.isArray(snapshot.pools) &&
     snapshot.pools.every(isPoolMetrics) &&
     Array.isArray(snapshot.agents) &&
-    snapshot.agents.every((agent) => isObject(agent) && typeof agent.id === 'string' && isPromptFigures(agent.prompts)) &&
+    snapshot.agents.every((agent) => isObject(agent) && typeof agent.id === 'string' && isPromptSummaryFigures(agent.prompts)) &&
     Array.isArray(snapshot.pairs) &&
-    Array.isArray(snapshot.sessions)
+    snapshot.pairs.every(isKeyedMetrics) &&
+    Array.isArray(snapshot.sessions) &&
+    snapshot.sessions.every(isKeyedMetrics)
   );
 }
 
@@ -175,18 +191,26 @@ function isPoolMetrics(value: unknown): value is PoolMetrics {
   );
 }
 
-function isPromptFigures(value: unknown): value is PromptFigures {
-  if (!isObject(value)) return false;
-  const figures = value as Partial<PromptFigures>;
-  return (
-    typeof figures.total === 'number' &&
-    typeof figures.failed === 'number' &&
-    typeof figures.timedOut === 'number' &&
-    isHistogramData(figures.firstEventMs) &&
-    isHistogramData(figures.completionMs)
-  );
+export function isPromptFigures(value: unknown): value is PromptFigures {
+  return hasPromptCounts(value) && isHistogramData(value.firstEventMs) && isHistogramData(value.completionMs);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+function isPromptSummaryFigures(value: unknown): value is PromptSummaryFigures {
+  return hasPromptCounts(value) && isSummary(value.firstEventMs) && isSummary(value.completionMs);
+}
+
+function isKeyedMetrics(value: unknown): value is KeyedMetrics {
+  return isObject(value) && typeof value.key === 'string' && isPromptSummaryFigures(value.prompts);
+}
+
+function hasPromptCounts(value: unknown): value is Record<string, unknown> {
+  return isObject(value) && typeof value.total === 'number' && typeof value.failed === 'number' && typeof value.timedOut === 'number';
+}
+
+function isSummary(value: unknown): value is HistogramSummary {
+  return isObject(value) && typeof value.count === 'number' && typeof value.p95 === 'number';
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }

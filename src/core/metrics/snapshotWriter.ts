@@ -6,6 +6,7 @@ import { errorMessage } from '../common/errors';
 import { Emitter, type Disposable, type Event } from '../common/event';
 import { writeFileAtomic } from './atomicWrite';
 import type { MetricsStateStore } from './persistence';
+import { stateFromSnapshot, type MetricsState } from './metricsState';
 import type { MetricsSnapshot } from './snapshot';
 
 export interface SnapshotWriterOptions {
@@ -17,6 +18,12 @@ export interface SnapshotWriterOptions {
   onDidChange?: Event<void>;
   /** Also keeps the counters here so the next instance of this workspace can restore them. */
   stateStore?: MetricsStateStore;
+  /**
+   * Builds what `stateStore` keeps (usually `collector.state.bind(collector)`). Without it the state
+   * is derived from the shared snapshot: every counter survives a reload, but session and pair
+   * latency histograms (which the shared snapshot only summarizes) start again empty.
+   */
+  produceState?: () => MetricsState;
   /** Fewest milliseconds between two writes. Default 500. */
   minIntervalMs?: number;
   clock?: Clock;
@@ -134,7 +141,9 @@ export class SnapshotWriter implements Disposable {
       seq = snapshot.seq;
       await this.ensureDirectory();
       await writeFileAtomic(this.options.file, JSON.stringify(snapshot));
-      await this.options.stateStore?.save(snapshot);
+      if (this.options.stateStore) {
+        await this.options.stateStore.save(this.options.produceState?.() ?? stateFromSnapshot(snapshot));
+      }
       this.counts.writes++;
       if (this.failing) {
         this.failing = false;

@@ -8,6 +8,7 @@ import { MetricsAggregator } from '../../../src/core/metrics/aggregator';
 import { MetricsCollector } from '../../../src/core/metrics/collector';
 import { formatCompact, formatFull } from '../../../src/core/metrics/formats';
 import { metricsFilePath, recordFilePath } from '../../../src/core/metrics/layout';
+import { stateFromSnapshot, type MetricsState } from '../../../src/core/metrics/metricsState';
 import type { MetricsSnapshot } from '../../../src/core/metrics/snapshot';
 import type { InstanceRecord, InstanceRegistry, InstanceView, RegistryChange } from '../../../src/core/registry/types';
 import { FakePool } from './fakePool';
@@ -34,7 +35,7 @@ describe('MetricsAggregator', () => {
     };
   }
 
-  function snapshotOf(id: string, options: { busy?: number; idle?: number; turns?: number; continues?: MetricsSnapshot } = {}): MetricsSnapshot {
+  function snapshotOf(id: string, options: { busy?: number; idle?: number; turns?: number; continues?: MetricsState } = {}): MetricsSnapshot {
     const pool = new FakePool();
     const collector = new MetricsCollector({ instanceId: id, clock, restored: options.continues });
     collector.attach(pool);
@@ -154,7 +155,7 @@ describe('MetricsAggregator', () => {
   it('counts the counters of a reloaded window once', async () => {
     const old = snapshotOf('old', { turns: 5 });
     writeWindow('old', old);
-    writeWindow('new', snapshotOf('new', { turns: 2, idle: 1, continues: old }));
+    writeWindow('new', snapshotOf('new', { turns: 2, idle: 1, continues: stateFromSnapshot(old) }));
     const view = await new MetricsAggregator({ directory: dir, clock }).refresh();
     assert.equal(view.totals.prompts.total, 7);
     assert.equal(view.totals.completionMs.count, 7);

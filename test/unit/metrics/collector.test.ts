@@ -123,7 +123,7 @@ describe('MetricsCollector', () => {
     before.attach(pool);
     pool.turn('a1', 100, { sessionKey: 's1', usage: { outputTokens: 9 } });
     pool.emit({ type: 'scale', profile: 'demo', direction: 'up', from: 0, to: 1, reason: 'start' });
-    const previous = JSON.parse(JSON.stringify(before.snapshot()));
+    const previous = JSON.parse(JSON.stringify(before.state()));
     before.dispose();
 
     const after = new MetricsCollector({ instanceId: 'new', workspaceKey: 'ws', clock: new ManualClock(), restored: previous });
@@ -139,6 +139,8 @@ describe('MetricsCollector', () => {
     assert.equal(demo!.prompts.completionMs.count, 2);
     assert.equal(demo!.scaleUps, 1);
     assert.equal(snapshot.sessions[0]!.prompts.total, 2);
+    assert.equal(snapshot.sessions[0]!.prompts.completionMs.max, 300);
+    assert.equal(snapshot.sessions[0]!.prompts.completionMs.min, 100, 'the session latency carried on');
     assert.deepEqual(snapshot.agents.map((agent) => agent.id), ['b1']);
   });
 

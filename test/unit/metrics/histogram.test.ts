@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Histogram, HISTOGRAM_SCHEME, bucketBounds, bucketKeyOf, type HistogramData } from '../../../src/core/metrics/histogram';
+import { Histogram, HISTOGRAM_SCHEME, bucketBounds, bucketKeyOf, forEachStoredBucket, type HistogramData } from '../../../src/core/metrics/histogram';
 import { latencySamples, referenceQuantile, seededRandom } from '../../fixtures/metrics/samples';
 
 /** Half a bucket (< 0.4 %) plus the microsecond quantization. */
@@ -68,11 +68,18 @@ describe('Histogram', () => {
     histogram.record(4000);
     const data = histogram.toData();
     assert.equal(data.scheme, HISTOGRAM_SCHEME);
-    assert.equal(data.buckets.length, 2);
-    assert.deepEqual(data.buckets.map(([, count]) => count), [3, 1]);
+    // Delta-encoded and flat: [first key, count, key step, count].
+    assert.deepEqual(data.buckets, [bucketKeyOf(12.5), 3, bucketKeyOf(4000) - bucketKeyOf(12.5), 1]);
     assert.deepEqual(Histogram.fromData(data).toData(), data);
     assert.ok(Math.abs(histogram.summary().p50 - 12.5) <= 12.5 / 256);
     assert.equal(histogram.quantile(1), 4000);
+  });
+
+  it('stops decoding stored buckets at the first step it cannot place', () => {
+    const data: HistogramData = { scheme: HISTOGRAM_SCHEME, count: 3, sum: 3, min: 1, max: 1, buckets: [1000, 1, 0, 1, 5, 1] };
+    const keys: number[] = [];
+    forEachStoredBucket(data, (key) => keys.push(key));
+    assert.deepEqual(keys, [1000], 'a zero step would put two counts in one key; nothing after it is trusted');
   });
 
   it('ignores values that are not durations and refuses another bucket scheme', () => {
