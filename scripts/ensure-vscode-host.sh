@@ -59,7 +59,30 @@ ensure_code_server() {
   touch "$CODE_SERVER_DIR/.complete"
 }
 
+# code-server registers a PWA service worker (an empty fetch handler) with scope "/" of its origin. Webview
+# iframes are served from that same origin (…/static/out/vs/workbench/contrib/webview/browser/pre/), so a
+# new webview starts out controlled by that worker; pre/index.html then takes its "update an existing worker"
+# path and waits seconds for its own worker (3-4 s here) while the webview stays blank: in a fresh browser
+# profile (each test run; a person's first webview) a screenshot shows an empty panel. Without the PWA worker
+# webviews take the standard VS Code for the Web path and render at once. Idempotent; re-applied whenever the
+# cache lacks it.
+PWA_PATCH_MARKER='serviceWorker:void 0/*agent-pool: no PWA worker, it captured webview iframes*/'
+ensure_webview_patch() {
+  local server_main="$CODE_SERVER_DIR/node_modules/code-server/lib/vscode/out/server-main.js"
+  grep -qF "$PWA_PATCH_MARKER" "$server_main" && return 0
+  local pattern='serviceWorker:\{scope:[A-Za-z_$]+\+"/",path:[A-Za-z_$]+\+"/_static/out/browser/serviceWorker\.js"\}'
+  if ! grep -qE "$pattern" "$server_main"; then
+    echo "[vscode-host] cannot disable code-server's PWA service worker: its registration is not in $server_main" \
+      "(code-server $CODE_SERVER_VERSION changed?); webviews would render late. Update ensure_webview_patch." >&2
+    return 1
+  fi
+  log "patching code-server so webviews load (no PWA service worker over the webview iframes)"
+  sed -E -i "s#$pattern#$PWA_PATCH_MARKER#" "$server_main"
+  grep -qF "$PWA_PATCH_MARKER" "$server_main"
+}
+
 ensure_debian_packages
 ensure_node24
 ensure_code_server
+ensure_webview_patch
 log "ready: node $("$NODE24_DIR/bin/node" --version), code-server $CODE_SERVER_VERSION in $CACHE"

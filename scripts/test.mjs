@@ -1,6 +1,7 @@
 // `npm test`: everything, in the order a failure is cheapest to find: type check, lint, unit tests
 // (plain mocha over the core, real processes and files), integration tests in a real VS Code extension
-// host, and the launcher's self-test (a deliberately failing suite must make the launcher fail).
+// host, the same host with an untrusted folder (Restricted Mode), and the launcher's self-test (a
+// deliberately failing suite must make the launcher fail).
 // Installs what is missing first (npm ci, the offline VS Code host), so a fresh clone just works.
 // Ends with one line `tests: N passed, N failed` and a non-zero exit code if anything failed.
 import { spawn } from 'node:child_process';
@@ -46,6 +47,9 @@ async function main() {
   await run('build', process.execPath, ['scripts/build.mjs']);
   await run('unit tests (mocha, plain Node)', bin('mocha'), []);
   await run('integration tests (real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs']);
+  await run('Restricted Mode tests (untrusted folder, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
+    env: { AGENT_POOL_TEST_SUITE: 'restricted', AGENT_POOL_TEST_TRUST: 'restricted' },
+  });
   await run('launcher self-test: a failing suite must fail the run', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'selftest' },
     expectFailure: true,

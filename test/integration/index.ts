@@ -17,6 +17,8 @@ export function run(): Promise<void> {
     console.error = write;
   }
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000, reporter: 'spec' });
+  // AGENT_POOL_TEST_GREP runs only matching tests, for quick iterations on one test.
+  if (process.env.AGENT_POOL_TEST_GREP) mocha.grep(process.env.AGENT_POOL_TEST_GREP);
   for (const file of readdirSync(__dirname).filter((name) => name.endsWith('.test.js')).sort()) {
     mocha.addFile(join(__dirname, file));
   }

@@ -3,10 +3,25 @@
  * VS Code). Waits a moment for the UI to paint what the test just did, since a screenshot of a
  * half-rendered view helps nobody.
  */
-export async function takeScreenshot(name: string, settleMs = 800): Promise<void> {
+export async function takeScreenshot(name: string, options: { settleMs?: number; hover?: string } = {}): Promise<void> {
   const url = process.env.AGENT_POOL_SCREENSHOT_URL;
   if (!url) return;
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  const response = await fetch(`${url}?name=${encodeURIComponent(name)}`);
+  await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 800));
+  const hover = options.hover ? `&hover=${encodeURIComponent(options.hover)}` : '';
+  const response = await fetch(`${url}?name=${encodeURIComponent(name)}${hover}`);
   if (!response.ok) throw new Error(`screenshot ${name} failed: ${await response.text()}`);
+}
+
+/**
+ * The text a person sees in the webview that shows `contains` (waits up to 15 s for it to render), read by the
+ * launcher from the browser; undefined under desktop VS Code, where the extension host cannot look. Throws with
+ * what the webviews show instead when none shows it, e.g. a blank webview.
+ */
+export async function renderedWebviewText(contains: string): Promise<string | undefined> {
+  const url = process.env.AGENT_POOL_WEBVIEW_TEXT_URL;
+  if (!url) return undefined;
+  const response = await fetch(`${url}?contains=${encodeURIComponent(contains)}`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(text);
+  return text;
 }

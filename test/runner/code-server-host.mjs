@@ -2,7 +2,7 @@
 // the VS Code server bundled in the code-server npm package (on Node 24), and its web workbench in
 // Debian's headless Chromium driven by playwright-core. See ../shared/notes/real-vscode-host.md.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,21 +20,30 @@ const CHROMIUM_ARGS = [
 ];
 
 /**
+ * `workspaceTrust`: 'disabled' (default: the folder is trusted, no trust UI) or 'restricted' (trust enabled
+ * and the folder untrusted, so the extension runs in Restricted Mode).
  * @param {{extensionDir: string, testsEntry: string, workspaceDir: string, logFile: string,
- *   screenshotDir: string, timeoutMs: number, env?: Record<string,string>, log: (line: string) => void}} options
+ *   screenshotDir: string, timeoutMs: number, workspaceTrust?: 'disabled' | 'restricted', env?: Record<string,string>,
+ *   log: (line: string) => void}} options
  * @returns {Promise<number>} the exit code the test run reported
  */
 export async function runInCodeServer(options) {
   const scratch = mkdtempSync(join(tmpdir(), 'agent-pool-host-'));
   const port = await freePort();
   const screenshots = await startScreenshotService(options.screenshotDir, options.log);
-  const server = startServer(port, scratch, { ...options.env, AGENT_POOL_SCREENSHOT_URL: screenshots.url, AGENT_POOL_TEST_LOG: options.logFile });
+  const server = startServer(port, scratch, options.workspaceTrust ?? 'disabled', {
+    ...options.env,
+    AGENT_POOL_SCREENSHOT_URL: screenshots.url,
+    AGENT_POOL_WEBVIEW_TEXT_URL: screenshots.webviewTextUrl,
+    AGENT_POOL_TEST_LOG: options.logFile,
+  });
   let browser;
   try {
     await waitForHealth(port, server, 60_000);
     browser = await chromium.launch({ executablePath: chromiumBinary(), args: CHROMIUM_ARGS, headless: true });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     screenshots.attach(page);
+    if (process.env.AGENT_POOL_HOST_DEBUG) logBrowserEvents(page, options.log);
     const exitCode = new Promise((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code) => resolve(Number(code)));
     });
@@ -70,9 +79,25 @@ export async function runInCodeServer(options) {
   }
 }
 
-function startServer(port, scratch, env) {
+/** AGENT_POOL_HOST_DEBUG=1: the workbench's console, page errors and failed requests, for diagnosing the host. */
+function logBrowserEvents(page, log) {
+  page.on('console', (message) => log(`[browser ${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => log(`[browser pageerror] ${error.message}`));
+  page.on('requestfailed', (request) => log(`[browser requestfailed] ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('response', (response) => response.status() >= 400 && log(`[browser ${response.status()}] ${response.url()}`));
+  page.on('framenavigated', (frame) => frame !== page.mainFrame() && log(`[browser frame] ${frame.url()}`));
+}
+
+function startServer(port, scratch, workspaceTrust, env) {
   const home = join(scratch, 'home');
   for (const dir of ['home', 'data', 'extensions', 'state', 'config', 'cache']) mkdirSync(join(scratch, dir), { recursive: true });
+  if (workspaceTrust === 'restricted') {
+    // A fresh profile trusts nothing, so the folder opens untrusted. Without a startup prompt no modal dialog
+    // waits for a click; the workbench opens in Restricted Mode and says so in its banner.
+    mkdirSync(join(scratch, 'data', 'User'), { recursive: true });
+    const settings = { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' };
+    writeFileSync(join(scratch, 'data', 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  }
   const args = [
     codeServerEntry(),
     '--auth', 'none',
@@ -81,7 +106,7 @@ function startServer(port, scratch, env) {
     '--extensions-dir', join(scratch, 'extensions'),
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(workspaceTrust === 'restricted' ? [] : ['--disable-workspace-trust']),
     '--ignore-last-opened',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
@@ -137,21 +162,31 @@ function killGroup(child) {
 }
 
 /**
- * Tests in the extension host ask for screenshots with GET <url>?name=<name>; the launcher takes them
+ * Tests in the extension host ask for screenshots with GET <url>?name=<name>[&hover=<css selector>]; the launcher takes them
  * with playwright, so a person can look at exactly what a user would see at that moment.
  */
 async function startScreenshotService(directory, log) {
   mkdirSync(directory, { recursive: true });
   let page;
   const server = createServer(async (request, response) => {
-    const name = new URL(request.url ?? '/', 'http://x').searchParams.get('name') ?? 'workbench';
+    const requestUrl = new URL(request.url ?? '/', 'http://x');
+    if (requestUrl.pathname === '/webview-text') return answerWebviewText(page, requestUrl.searchParams, response);
+    const params = requestUrl.searchParams;
+    const name = params.get('name') ?? 'workbench';
+    const hover = params.get('hover');
     if (!page || !/^[\w.-]+$/.test(name)) {
       response.writeHead(400).end('no page or bad name');
       return;
     }
     const path = join(directory, `${name}.png`);
     try {
+      if (hover) {
+        // e.g. the status bar item, to show its tooltip the way a person would see it
+        await page.hover(hover, { timeout: 5000 });
+        await page.waitForTimeout(1500);
+      }
       await page.screenshot({ path });
+      if (hover) await page.mouse.move(0, 0);
       log(`[host] screenshot ${path}`);
       response.writeHead(200).end(path);
     } catch (error) {
@@ -161,9 +196,33 @@ async function startScreenshotService(directory, log) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}/screenshot`,
+    webviewTextUrl: `http://127.0.0.1:${server.address().port}/webview-text`,
     attach: (p) => (page = p),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * GET <url>?contains=<text>: the visible text of the webview document that shows <text>, once one does (200),
+ * or, after 15 s, what the webviews show instead (404). Lets a test check what a webview really rendered, which
+ * the extension host cannot see. Webview documents are written into pre/fake.html frames.
+ */
+async function answerWebviewText(page, params, response) {
+  const wanted = params.get('contains') ?? '';
+  const deadline = Date.now() + 15_000;
+  let seen = [];
+  while (page) {
+    seen = [];
+    for (const frame of page.frames().filter((f) => f.url().includes('/webview/browser/pre/fake.html'))) {
+      const text = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+      if (text) seen.push(text);
+    }
+    const match = seen.find((text) => text.includes(wanted));
+    if (match) return response.writeHead(200, { 'content-type': 'text/plain' }).end(match);
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  response.writeHead(404, { 'content-type': 'text/plain' }).end(`no webview shows "${wanted}"; webviews show: ${JSON.stringify(seen)}`);
 }
 
 function freePort() {

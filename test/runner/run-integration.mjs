@@ -2,9 +2,12 @@
 // Desktop VS Code through @vscode/test-electron where it can be downloaded; otherwise (offline, as in CI)
 // the VS Code server from code-server in headless Chromium. Both hosts load the same test entry.
 // Exit code: the test run's. Env: AGENT_POOL_TEST_HOST=electron|code-server forces a host;
-// AGENT_POOL_TEST_SUITE=selftest runs the launcher's deliberately failing suite.
+// AGENT_POOL_TEST_SUITE=<dir under test/> runs another suite with the same entry (selftest: the launcher's
+// deliberately failing suite; restricted: Restricted Mode). AGENT_POOL_TEST_TRUST=restricted (the default for
+// the restricted suite) enables workspace trust so the opened folder is untrusted; otherwise trust is disabled.
+// AGENT_POOL_HOST_DEBUG=1 logs the browser's console, errors and failed requests (code-server host).
 import { lookup } from 'node:dns/promises';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +18,22 @@ import { offlineHostInstalled } from './host-paths.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const suite = process.env.AGENT_POOL_TEST_SUITE ?? 'integration';
 const outDir = join(root, 'out', 'test', suite);
+const workspaceTrust = (process.env.AGENT_POOL_TEST_TRUST ?? (suite === 'restricted' ? 'restricted' : 'disabled')) === 'restricted' ? 'restricted' : 'disabled';
 
 export async function buildSuite() {
   const sourceDir = join(root, 'test', suite);
   const tests = readdirSync(sourceDir).filter((name) => name.endsWith('.test.ts'));
+  // Helper programs the tests start as separate processes (another "window", for instance).
+  const processesDir = join(root, 'test', 'integration', 'processes');
+  const processes = existsSync(processesDir) ? readdirSync(processesDir).filter((name) => name.endsWith('.ts')) : [];
   rmSync(outDir, { recursive: true, force: true });
   await esbuild.build({
-    entryPoints: [join(root, 'test', 'integration', 'index.ts'), ...tests.map((name) => join(sourceDir, name))],
+    entryPoints: [
+      // Explicit output names: suites outside test/integration/ would otherwise land in sub-folders of outDir.
+      { in: join(root, 'test', 'integration', 'index.ts'), out: 'index' },
+      ...tests.map((name) => ({ in: join(sourceDir, name), out: name.replace(/\.ts$/, '') })),
+      ...processes.map((name) => ({ in: join(processesDir, name), out: join('processes', name.replace(/\.ts$/, '')) })),
+    ],
     outdir: outDir,
     bundle: true,
     format: 'cjs',
@@ -29,6 +41,9 @@ export async function buildSuite() {
     target: 'node20',
     external: ['vscode', 'mocha'],
     sourcemap: 'inline',
+    // As in scripts/build.mjs: ESM-only dependencies become cjs, import.meta.url included.
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
   });
   return join(outDir, 'index.js');
@@ -98,7 +113,7 @@ async function main() {
       exitCode = await runTests({
         extensionDevelopmentPath: root,
         extensionTestsPath: testsEntry,
-        launchArgs: [workspaceDir, '--disable-extensions', '--disable-workspace-trust'],
+        launchArgs: [workspaceDir, '--disable-extensions', ...(workspaceTrust === 'restricted' ? [] : ['--disable-workspace-trust'])],
         extensionTestsEnv: { AGENT_POOL_TEST_LOG: logFile },
       }).then(
         () => 0,
@@ -117,6 +132,7 @@ async function main() {
         workspaceDir,
         logFile,
         screenshotDir: join(root, 'test-results', 'screenshots'),
+        workspaceTrust,
         timeoutMs: Number(process.env.AGENT_POOL_TEST_TIMEOUT_MS ?? 10 * 60_000),
         log,
       });
