@@ -11,7 +11,8 @@ import type { RoutableAgent } from './routing';
  */
 const ALLOWED_TRANSITIONS: Record<AgentState | 'new', readonly AgentState[]> = {
   new: ['starting'],
-  starting: ['idle', 'unhealthy', 'draining', 'stopped'],
+  // 'recycling' from starting: a user restart replaces a process still in its handshake.
+  starting: ['idle', 'unhealthy', 'draining', 'recycling', 'stopped'],
   idle: ['busy', 'draining', 'recycling', 'unhealthy', 'stopped'],
   busy: ['idle', 'draining', 'recycling', 'unhealthy', 'stopped'],
   draining: ['stopped', 'unhealthy'],
@@ -45,10 +46,14 @@ export class PooledAgent implements RoutableAgent {
   restarts = 0;
   /** The lease holding this agent, if any. */
   lease: object | undefined;
-  /** Session and settlement of the turn in progress, so shutdown can cancel it and wait. */
-  turn: { sessionId: string; settled: Promise<void> } | undefined;
+  /** The turn in progress (cleared when it settles): its session, and how to fail it at once. */
+  turn: { sessionId: string; interrupt?: (error: Error) => void; abandoned?: Error } | undefined;
   /** Set while the pool is stopping this agent's process on purpose. */
   retiring = false;
+  /** Settles once the process being stopped (on purpose or after a crash) is gone and its slot is free. */
+  stopping: Promise<void> | undefined;
+  /** A user asked for a restart: it skips the crash backoff and the restart queue. */
+  userRestart = false;
   currentTask: string | undefined;
   rssBytes: number | undefined;
   samplesOverMemoryLimit = 0;
@@ -106,19 +111,22 @@ export class PooledAgent implements RoutableAgent {
     return connection;
   }
 
-  /** Takes a session for a non-sticky lease; in 'fresh' mode starts opening the next one at once. */
+  /** Takes a session for a non-sticky lease: the agent's own in 'reuse' mode, the prepared spare in 'fresh' mode. */
   async takeSession(mode: 'fresh' | 'reuse', cwd: string): Promise<string> {
     const connection = this.connection;
     if (!connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} has no running process`);
     if (mode === 'reuse') {
-      this.defaultSession ??= await (this.spareSession ?? connection.openSession({ cwd }));
-      this.spareSession = undefined;
+      if (this.defaultSession === undefined) {
+        const session = await (this.spareSession ?? connection.openSession({ cwd }));
+        this.spareSession = undefined;
+        // The process may have been replaced while the session opened.
+        if (this.connection !== connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} lost its process while opening a session`);
+        this.defaultSession = session;
+      }
       return this.defaultSession;
     }
     const spare = this.spareSession;
-    this.spareSession = connection.openSession({ cwd });
-    // The prefetched session is only needed by the next lease; its failure surfaces there.
-    this.spareSession.catch(() => undefined);
+    this.spareSession = undefined;
     if (spare) {
       try {
         return await spare;
@@ -127,5 +135,17 @@ export class PooledAgent implements RoutableAgent {
       }
     }
     return connection.openSession({ cwd });
+  }
+
+  /**
+   * 'fresh' mode: opens the next lease's session while the agent is idle, after a release, so the
+   * request never races the next prompt on the agent's connection.
+   */
+  prepareSession(cwd: string): void {
+    if (this.spareSession || !this.connection) return;
+    const spare = this.connection.openSession({ cwd });
+    // Only the next lease needs it; its failure surfaces there.
+    spare.catch(() => undefined);
+    this.spareSession = spare;
   }
 }

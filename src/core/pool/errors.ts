@@ -13,11 +13,15 @@ export type PoolErrorCode =
   | 'POOL_INVALID_OPTION'
   | 'POOL_LEASE_RELEASED'
   | 'POOL_AGENT_LOST'
+  /** A request targeted an agent id the pool does not have. */
+  | 'POOL_AGENT_NOT_FOUND'
+  /** A request targeted an agent that is stopping or being replaced under a new id. */
+  | 'POOL_AGENT_UNAVAILABLE'
   | 'TURN_IDLE_TIMEOUT'
   | 'TURN_DEADLINE_EXCEEDED';
 
 /** What kept a request waiting: each maps to a different remedy for the user. */
-export type WaitReason = 'budget-exhausted' | 'circuit-open' | 'all-agents-busy' | 'agents-starting';
+export type WaitReason = 'budget-exhausted' | 'circuit-open' | 'all-agents-busy' | 'agents-starting' | 'target-agent-busy';
 
 export class PoolError extends AgentPoolError {
   readonly waitReason: WaitReason | undefined;

@@ -10,6 +10,11 @@ export interface AcquireOptions extends RouteRequest {
   priority?: number;
   /** Shown as the agent's current task while leased. */
   task?: string;
+  /**
+   * Only this agent: the request waits for it (while it is busy, starting or restarting) and is
+   * never routed elsewhere; it fails at once when the pool has no such agent or it is stopping.
+   */
+  agentId?: string;
 }
 
 export interface TurnOptions {

@@ -143,6 +143,7 @@ export class PoolManager implements Disposable {
   }
 
   choosePool(options: ManagerRunOptions = {}): AgentPool {
+    if (options.agentId !== undefined) return this.poolOfAgent(options.agentId);
     const bound = options.sessionKey === undefined ? undefined : this.stickyProfiles.get(options.sessionKey);
     if (bound !== undefined && this.pools.has(bound)) return this.pools.get(bound)!.pool;
     const eligible = [...this.pools.values()]
@@ -167,6 +168,13 @@ export class PoolManager implements Disposable {
       if (best) return best;
     }
     return leastLoaded(eligible);
+  }
+
+  /** The pool that holds `agentId`; a request for that agent goes nowhere else. */
+  poolOfAgent(agentId: string): AgentPool {
+    for (const { pool } of this.pools.values()) if (pool.agents.has(agentId)) return pool;
+    const live = [...this.pools.values()].flatMap(({ pool }) => [...pool.agents.keys()]);
+    throw new PoolError('POOL_AGENT_NOT_FOUND', `No pool has an agent "${agentId}" (it may have been stopped or recycled under a new id). Agents: ${live.length ? live.join(', ') : 'none'}.`);
   }
 
   exportState(): PoolManagerState {

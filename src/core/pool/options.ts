@@ -3,7 +3,7 @@ import type { AgentBudget } from '../budget/budget';
 import { Clock, systemClock } from '../common/clock';
 import { PoolError } from './errors';
 import { ROUTING_STRATEGIES, RoutingStrategyName } from './routing';
-import { sampleProcessTreeRss } from './memory';
+import { sampleProcessTreeRss } from '../process/tree';
 
 export type ConnectionFactory = (profile: AgentProfile, options: AgentConnectionOptions) => AgentConnection;
 

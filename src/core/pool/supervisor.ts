@@ -6,7 +6,7 @@ import type { Emitter } from '../common/event';
 import { PooledAgent } from './agentRecord';
 import { restartDelay } from './backoff';
 import type { CircuitBreaker } from './circuitBreaker';
-import { errorCode } from './errors';
+import { errorCode, PoolError } from './errors';
 import type { AgentState, PoolEvent } from './events';
 import type { ResolvedPoolOptions } from './options';
 
@@ -15,6 +15,8 @@ export interface SupervisedPool {
   readonly options: ResolvedPoolOptions;
   readonly agents: Map<string, PooledAgent>;
   readonly events: Emitter<PoolEvent>;
+  /** sessionKey -> agent: a binding dies with the agent's process (its sessions die with it). */
+  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
   readonly breaker: CircuitBreaker;
   readonly closed: boolean;
   transition(agent: PooledAgent, to: AgentState, reason?: string): void;
@@ -26,8 +28,10 @@ export interface SupervisedPool {
 /**
  * Starts, stops and restarts agent processes. Every spawn first takes a budget slot, binds it to
  * the child's identity, and gives it back only once the process is gone. Crashes are restarted one
- * at a time with jittered exponential backoff; failures to start open the circuit instead, so a
- * missing binary or an agent that exits at once never becomes a restart loop.
+ * at a time per profile: the first crash after a good turn at once, repeated crashes with jittered
+ * exponential backoff. Failures to start open the circuit instead, so a missing binary or an agent
+ * that exits at once never becomes a restart loop. A user's restart skips the queue and the backoff
+ * and counts neither as a crash nor for the circuit.
  */
 export class Supervisor {
   pendingSpawns = 0;
@@ -39,6 +43,9 @@ export class Supervisor {
   private readonly restartQueue: PooledAgent[] = [];
   private restarting = false;
   private readonly sleeps = new Map<TimerHandle, () => void>();
+  /** The crashed agent whose backoff is running, and how to cut it short. */
+  private sleeping: { agent: PooledAgent; wake: () => void } | undefined;
+  private readonly userRestarts = new Map<PooledAgent, Promise<void>>();
 
   constructor(private readonly pool: SupervisedPool) {}
 
@@ -77,7 +84,7 @@ export class Supervisor {
     if (!existing) {
       pool.events.fire({ type: 'scale', profile: this.profileName, direction: 'up', from: liveBefore, to: liveBefore + 1, reason, at: options.clock.wallNow() });
     }
-    pool.transition(agent, 'starting', existing ? `restart ${agent.restarts}` : reason);
+    pool.transition(agent, 'starting', reason);
     const spawnStartedAt = options.clock.monotonicNow();
     const connection = options.createConnection(options.profile, { cwd: options.cwd, permissionHandler: options.permissionHandler, log: options.log });
     agent.connection = connection;
@@ -107,8 +114,60 @@ export class Supervisor {
   }
 
   /** Stops an agent's process on purpose (recycle, scale down, watchdog, shutdown) and frees its slot. */
-  async retire(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
-    if (agent.retiring || agent.state === 'stopped') return;
+  retire(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
+    if (agent.stopping) return agent.stopping;
+    if (agent.state === 'stopped') return Promise.resolve();
+    const stopping = this.stop(agent, via, reason).finally(() => {
+      agent.stopping = undefined;
+    });
+    agent.stopping = stopping;
+    return stopping;
+  }
+
+  /**
+   * Replaces the agent's process now, under the same id: a running turn fails at once with
+   * POOL_AGENT_LOST, the process group is killed, and a fresh process starts without waiting for
+   * any backoff. Resolves once the new process is ready; rejects with the reason when it cannot start.
+   */
+  restartNow(agent: PooledAgent, reason: string): Promise<void> {
+    // A second request while one runs (a double click) joins it.
+    let restart = this.userRestarts.get(agent);
+    if (!restart) {
+      restart = this.replaceProcess(agent, reason).finally(() => this.userRestarts.delete(agent));
+      this.userRestarts.set(agent, restart);
+    }
+    return restart;
+  }
+
+  private async replaceProcess(agent: PooledAgent, reason: string): Promise<void> {
+    const { pool } = this;
+    agent.userRestart = true;
+    agent.awaitingRestart = true;
+    try {
+      if (agent.lease && pool.breaker.state === 'half-open') pool.breaker.releaseTrial();
+      const turn = agent.turn;
+      if (turn) {
+        // Set before the kill: a turn still opening its session must not go on to prompt a dying process.
+        turn.abandoned = new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was restarted by the user during this turn; the turn was abandoned. Send the prompt again.`);
+        turn.interrupt?.(turn.abandoned);
+      }
+      // Whatever is stopping the process (this restart, a recycle, a crash's clean-up) finishes first.
+      await this.retire(agent, 'recycling', reason);
+      const queued = this.restartQueue.indexOf(agent);
+      if (queued >= 0) this.restartQueue.splice(queued, 1);
+      if (this.sleeping?.agent === agent) this.sleeping.wake();
+      if (pool.closed) throw new PoolError('POOL_CLOSED', `Agent pool "${this.profileName}" closed before agent ${agent.id} could restart.`);
+      await this.spawn(agent, reason);
+    } finally {
+      agent.userRestart = false;
+    }
+    if (agent.state !== 'idle' && agent.state !== 'busy') {
+      const why = pool.breaker.state === 'open' ? `the circuit is open: ${pool.breaker.reason}` : (this.budgetRefusal ?? this.lastStartError ?? `it is ${agent.state}`);
+      throw new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was stopped but could not restart: ${why}.`);
+    }
+  }
+
+  private async stop(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
     agent.retiring = true;
     try {
       if (agent.state !== via) this.pool.transition(agent, via, reason);
@@ -121,7 +180,7 @@ export class Supervisor {
         }
         connection.dispose();
       }
-      agent.detachProcess();
+      this.detach(agent);
       await this.releaseSlot(agent);
       this.pool.transition(agent, 'stopped', reason);
       this.forget(agent);
@@ -134,6 +193,7 @@ export class Supervisor {
   /** Gives up pending restarts and wakes their sleeps: part of the pool's shutdown. */
   stopRestarts(): void {
     for (const agent of this.restartQueue.splice(0)) this.dropRestart(agent);
+    this.sleeping = undefined;
     for (const [handle, wake] of this.sleeps) {
       this.pool.options.clock.clearTimeout(handle);
       wake();
@@ -149,22 +209,32 @@ export class Supervisor {
     if (exit.expected || agent.retiring || agent.state === 'starting' || agent.state === 'stopped') return;
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     const why = `agent ${agent.id} ("${this.profileName}") exited unexpectedly (${how})${exit.stderrTail ? `: ${exit.stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+    // Marked at once, so a request targeting this agent keeps waiting for its replacement.
+    agent.awaitingRestart = true;
     pool.transition(agent, 'unhealthy', why);
-    agent.detachProcess();
+    this.detach(agent);
     connection.dispose();
-    void this.releaseSlot(agent).then(() => {
+    const stopping = this.releaseSlot(agent).then(() => {
       pool.transition(agent, 'stopped', why);
       this.consecutiveCrashes++;
       pool.breaker.recordFailure(why);
-      if (pool.closed || pool.breaker.state === 'open') this.forget(agent);
-      else this.scheduleRestart(agent);
+      if (pool.closed || pool.breaker.state === 'open') this.dropRestart(agent);
+      else if (!agent.userRestart) this.scheduleRestart(agent);
       pool.afterChange();
+    });
+    agent.stopping = stopping.finally(() => {
+      agent.stopping = undefined;
     });
   }
 
   private async handleStartFailure(agent: PooledAgent, connection: AgentConnection, error: unknown, trial: boolean): Promise<void> {
     const { pool } = this;
-    const deliberate = agent.retiring || pool.closed;
+    if (agent.connection !== connection || agent.stopping) {
+      // A deliberate stop (shutdown, a user's restart) killed the handshake: it cleans up itself.
+      if (trial) pool.breaker.releaseTrial();
+      return;
+    }
+    const deliberate = pool.closed;
     const message = `Agent profile "${this.profileName}" (command "${pool.options.profile.command}") could not start: ${errorMessage(error)}`;
     if (!deliberate) {
       this.lastStartError = message;
@@ -177,7 +247,7 @@ export class Supervisor {
       // Already gone: a failed start usually means the process never ran or exited.
     }
     connection.dispose();
-    agent.detachProcess();
+    this.detach(agent);
     await this.releaseSlot(agent);
     if (agent.state !== 'stopped') pool.transition(agent, 'stopped', message);
     this.forget(agent);
@@ -205,26 +275,35 @@ export class Supervisor {
           this.dropRestart(agent);
           continue;
         }
+        // The first crash after a good turn restarts at once: a one-off crash should cost only a cold
+        // start. Only crashes in a row back off, so a crash loop cannot burn CPU and budget.
         const attempt = Math.max(1, this.consecutiveCrashes);
-        const delayMs = restartDelay(attempt, options.restartBaseDelayMs, options.restartMaxDelayMs, options.rng);
+        const delayMs = attempt === 1 ? 0 : restartDelay(attempt - 1, options.restartBaseDelayMs, options.restartMaxDelayMs, options.rng);
         agent.restarts++;
         this.pool.events.fire({ type: 'restart', agentId: agent.id, profile: this.profileName, attempt, delayMs });
-        await this.sleep(delayMs);
+        if (delayMs > 0) await this.sleepFor(agent, delayMs);
+        // A user's restart took this agent over during the backoff.
+        if (agent.userRestart || !agent.awaitingRestart) continue;
         if (this.pool.closed) this.dropRestart(agent);
-        else await this.spawn(agent, 'restart');
+        else await this.spawn(agent, `restart ${agent.restarts}`);
       }
     } finally {
       this.restarting = false;
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleepFor(agent: PooledAgent, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const handle = this.pool.options.clock.setTimeout(() => {
+      const { clock } = this.pool.options;
+      const wake = () => {
+        clock.clearTimeout(handle);
         this.sleeps.delete(handle);
+        if (this.sleeping?.agent === agent) this.sleeping = undefined;
         resolve();
-      }, ms);
-      this.sleeps.set(handle, resolve);
+      };
+      const handle = clock.setTimeout(wake, ms);
+      this.sleeps.set(handle, wake);
+      this.sleeping = { agent, wake };
     });
   }
 
@@ -243,6 +322,14 @@ export class Supervisor {
     } catch (error) {
       this.pool.options.log?.('warn', `releasing the budget slot of agent ${agent.id} failed: ${errorMessage(error)}`);
     }
+  }
+
+  /** Drops the old process from the agent, and the conversations bound to it (their sessions died with it). */
+  private detach(agent: PooledAgent): void {
+    for (const sessionKey of agent.stickySessions.keys()) {
+      if (this.pool.sticky.get(sessionKey)?.agentId === agent.id) this.pool.sticky.delete(sessionKey);
+    }
+    agent.detachProcess();
   }
 
   private forget(agent: PooledAgent): void {

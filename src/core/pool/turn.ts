@@ -16,6 +16,11 @@ export interface TurnRequest {
   signal?: AbortSignal;
 }
 
+/** Filled in by superviseTurn: fails the turn at once (e.g. the user restarted the agent). */
+export interface TurnControl {
+  interrupt?: (error: Error) => void;
+}
+
 export interface TurnHooks {
   /** The idle watchdog or the deadline fired: the turn is already failed; the agent must be cancelled then killed. */
   onExpired(kind: 'idle' | 'deadline', promptSettled: Promise<void>): void;
@@ -28,7 +33,7 @@ export interface TurnHooks {
  * `idleWatchdogMs`) and the deadline: it re-arms itself for whichever comes first, so a chatty turn
  * costs no timer churn per event.
  */
-export function superviseTurn(connection: AgentConnection, request: TurnRequest, limits: TurnLimits, hooks: TurnHooks): Promise<PromptResult> {
+export function superviseTurn(connection: AgentConnection, request: TurnRequest, limits: TurnLimits, hooks: TurnHooks, control?: TurnControl): Promise<PromptResult> {
   const { clock } = limits;
   const startedAt = clock.monotonicNow();
   const deadlineAt = startedAt + limits.turnDeadlineMs;
@@ -49,6 +54,7 @@ export function superviseTurn(connection: AgentConnection, request: TurnRequest,
       if (error) reject(error);
       else resolve(result!);
     };
+    if (control) control.interrupt = (error) => finish(error);
 
     const arm = () => {
       const due = Math.min(lastEventAt + limits.idleWatchdogMs, deadlineAt);
@@ -76,7 +82,14 @@ export function superviseTurn(connection: AgentConnection, request: TurnRequest,
               `Agent "${profile}" did not finish the turn within ${limits.turnDeadlineMs} ms; the turn was cancelled and the agent is being restarted.`,
             );
       finish(error);
-      hooks.onExpired(kind, promptSettled);
+      // Built only here: most turns never expire, and the hot path should not pay for it.
+      hooks.onExpired(
+        kind,
+        prompt.then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
     };
 
     const onAbort = () => {
@@ -100,10 +113,6 @@ export function superviseTurn(connection: AgentConnection, request: TurnRequest,
         if (!settled) request.onEvent?.(event);
       },
     });
-    const promptSettled = prompt.then(
-      () => undefined,
-      () => undefined,
-    );
     prompt.then(
       (result) => finish(undefined, { ...result, firstEventMs: result.firstEventMs ?? firstEventMs() }),
       (error) => finish(error),

@@ -33,32 +33,41 @@ export class TurnRunner {
     const agent = pool.agents.get(lease.agentId);
     const connection = agent?.connection;
     if (!agent || agent.lease !== lease || !connection) {
-      throw new PoolError('POOL_AGENT_LOST', `agent ${lease.agentId} of profile "${lease.profile}" is gone; acquire a new lease`);
+      throw lostError(agent, lease);
     }
     const startedAt = clock.monotonicNow();
     let outcome: TurnOutcome = 'failed';
     let result: PromptResult | undefined;
-    let settle!: () => void;
-    agent.turn = { sessionId: '', settled: new Promise<void>((resolve) => (settle = resolve)) };
+    const turn: NonNullable<PooledAgent['turn']> = { sessionId: '' };
+    agent.turn = turn;
     try {
-      const sessionId = await this.sessionFor(agent, lease);
-      agent.turn.sessionId = sessionId;
-      result = await superviseTurn(connection, { sessionId, text, onEvent: options.onEvent, signal: options.signal }, pool.options, {
-        onExpired: (kind, promptSettled) => void this.cancelThenKill(agent, sessionId, promptSettled, kind),
-        onCancelUnanswered: () => void this.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${pool.options.cancelGraceMs} ms`),
-      });
+      const sessionId = this.readySession(agent, lease) ?? (await this.sessionFor(agent, lease));
+      turn.sessionId = sessionId;
+      if (turn.abandoned) throw turn.abandoned;
+      if (agent.turn !== turn) throw lostError(agent, lease);
+      result = await superviseTurn(
+        connection,
+        { sessionId, text, onEvent: options.onEvent, signal: options.signal },
+        pool.options,
+        {
+          onExpired: (kind, promptSettled) => void this.cancelThenKill(agent, sessionId, promptSettled, kind),
+          onCancelUnanswered: () => void this.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${pool.options.cancelGraceMs} ms`),
+        },
+        turn,
+      );
       outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
-      return { ...result, sessionId };
+      (result as PromptResult & { sessionId: string }).sessionId = sessionId;
+      return result as PromptResult & { sessionId: string };
     } catch (error) {
       const code = errorCode(error);
-      outcome = code !== undefined && TIMEOUT_CODES.has(code) ? 'timed-out' : 'failed';
+      // POOL_AGENT_LOST: the user restarted the agent mid-turn; neither the agent's nor the profile's fault.
+      outcome = code === 'POOL_AGENT_LOST' ? 'cancelled' : code !== undefined && TIMEOUT_CODES.has(code) ? 'timed-out' : 'failed';
       // A crash is counted once, by the supervisor, when the process exits.
-      const crashed = code === 'AGENT_CRASHED' || agent.connection !== connection || !connection.health().alive;
+      const crashed = code === 'AGENT_CRASHED' || code === 'POOL_AGENT_LOST' || agent.connection !== connection || !connection.health().alive;
       if (!crashed) pool.breaker.recordFailure(`${errorMessage(error)}`, code !== undefined && CIRCUIT_TRIPPING_CODES.has(code));
       throw error;
     } finally {
-      if (agent.turn) agent.turn = undefined;
-      settle();
+      if (agent.turn === turn) agent.turn = undefined;
       agent.turns++;
       agent.processTurns++;
       if (outcome === 'succeeded') {
@@ -79,6 +88,11 @@ export class TurnRunner {
         usage: result?.usage,
       });
     }
+  }
+
+  /** The session at hand without waiting: the agent's own in 'reuse' mode once opened. */
+  private readySession(agent: PooledAgent, lease: Lease): string | undefined {
+    return lease.request.sessionKey === undefined && this.pool.options.sessionMode === 'reuse' ? agent.defaultSession : undefined;
   }
 
   private async sessionFor(agent: PooledAgent, lease: Lease): Promise<string> {
@@ -119,4 +133,9 @@ export class TurnRunner {
     if (!scores) this.pool.affinity.set(key, (scores = new Map()));
     scores.set(agent.id, (scores.get(agent.id) ?? 0) + 1);
   }
+}
+
+function lostError(agent: PooledAgent | undefined, lease: Lease): PoolError {
+  const why = agent && agent.lease !== lease && agent.state !== 'stopped' ? 'its process was replaced' : 'it is gone';
+  return new PoolError('POOL_AGENT_LOST', `agent ${lease.agentId} of profile "${lease.profile}" cannot run this turn: ${why}; acquire a new lease`);
 }

@@ -4,6 +4,7 @@ import type { AcquireOptions } from './lease';
 
 export interface Waiter {
   readonly request: AcquireOptions;
+  readonly task?: string;
   readonly priority: number;
   readonly sequence: number;
   readonly enqueuedAt: number;

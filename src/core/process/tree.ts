@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * Process facts read straight from /proc (Linux). An agent's cost is its whole tree: codex-acp runs a
@@ -22,6 +23,10 @@ export function readProcStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
+  return parseProcStat(pid, text);
+}
+
+function parseProcStat(pid: number, text: string): ProcStat {
   // The command name (field 2) may hold spaces and parentheses; everything after its last ')' is fixed.
   const afterName = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // afterName[0] is field 3 (state), so field n is afterName[n - 3].
@@ -69,14 +74,27 @@ function allProcStats(): ProcStat[] {
  * kernels without CONFIG_PROC_CHILDREN (as on this machine), so one scan of /proc builds the tree.
  */
 export function processTreePids(rootPid: number): number[] {
-  const stats = allProcStats();
-  if (!stats.some((stat) => stat.pid === rootPid)) return [];
+  return descendantsOf(rootPid, childrenIndex(allProcStats()));
+}
+
+interface ChildrenIndex {
+  readonly pids: ReadonlySet<number>;
+  readonly childrenByParent: ReadonlyMap<number, number[]>;
+}
+
+function childrenIndex(stats: readonly ProcStat[]): ChildrenIndex {
   const childrenByParent = new Map<number, number[]>();
   for (const stat of stats) {
     const siblings = childrenByParent.get(stat.ppid);
     if (siblings) siblings.push(stat.pid);
     else childrenByParent.set(stat.ppid, [stat.pid]);
   }
+  return { pids: new Set(stats.map((stat) => stat.pid)), childrenByParent };
+}
+
+/** `rootPid` and all its descendants; empty when the root is gone. */
+function descendantsOf(rootPid: number, { pids, childrenByParent }: ChildrenIndex): number[] {
+  if (!pids.has(rootPid)) return [];
   const tree: number[] = [];
   const pending = [rootPid];
   while (pending.length > 0) {
@@ -115,11 +133,15 @@ function pageSize(): number {
 /** Resident memory of one process in bytes (0 when gone). Reading statm costs about 0.1 ms. */
 export function processRssBytes(pid: number): number {
   try {
-    const residentPages = Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]);
-    return Number.isFinite(residentPages) ? residentPages * pageSize() : 0;
+    return rssFromStatm(readFileSync(`/proc/${pid}/statm`, 'latin1'));
   } catch {
     return 0;
   }
+}
+
+function rssFromStatm(statm: string): number {
+  const residentPages = Number(statm.split(' ')[1]);
+  return Number.isFinite(residentPages) ? residentPages * pageSize() : 0;
 }
 
 /** Resident memory of a process and all its descendants, summed; 0 when the root is gone. */
@@ -127,4 +149,43 @@ export function processTreeRssBytes(rootPid: number): number {
   let total = 0;
   for (const pid of processTreePids(rootPid)) total += processRssBytes(pid);
   return total;
+}
+
+/**
+ * The same as processTreeRssBytes without blocking the event loop, for periodic sampling (the
+ * pool's memory recycling). One /proc scan serves every call within SCAN_REUSE_MS, because a pool
+ * samples all its agents at once. Undefined when /proc is unavailable or the root is gone.
+ */
+export async function sampleProcessTreeRss(rootPid: number): Promise<number | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  const index = await sharedChildrenIndex();
+  // A root newer than the shared scan still counts itself; its children show up at the next scan.
+  const tree = index?.pids.has(rootPid) ? descendantsOf(rootPid, index) : [rootPid];
+  const sizes = await Promise.all(tree.map((pid) => readFile(`/proc/${pid}/statm`, 'latin1').then(rssFromStatm, () => undefined)));
+  if (sizes[0] === undefined) return undefined;
+  return sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
+}
+
+const SCAN_REUSE_MS = 250;
+let lastScan: { at: number; index: Promise<ChildrenIndex | undefined> } | undefined;
+
+function sharedChildrenIndex(): Promise<ChildrenIndex | undefined> {
+  const now = performance.now();
+  if (!lastScan || now - lastScan.at > SCAN_REUSE_MS) lastScan = { at: now, index: scanProcStats().then((stats) => stats && childrenIndex(stats)) };
+  return lastScan.index;
+}
+
+async function scanProcStats(): Promise<ProcStat[] | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const stats = await Promise.all(
+    entries
+      .filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57)
+      .map((name) => readFile(`/proc/${name}/stat`, 'latin1').then((text) => parseProcStat(Number(name), text), () => undefined)),
+  );
+  return stats.filter((stat): stat is ProcStat => stat !== undefined);
 }

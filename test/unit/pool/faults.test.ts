@@ -39,33 +39,47 @@ describe('agent pool with real demo agents: faults and supervision', function ()
     assert.ok(turn && turn.type === 'turn-finished' && turn.outcome === 'timed-out');
   });
 
-  it('restarts a crashed agent under the same id with jittered exponential backoff, one at a time', async () => {
+  it('restarts a crashed agent under the same id: at once after a first crash, with jittered exponential backoff for crashes in a row', async () => {
     const clock = new ManualClock();
     const pool = demoPool({ clock, rng: () => 1, restartBaseDelayMs: 1000, restartMaxDelayMs: 8000, minAgents: 1, maxAgents: 1, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
     await pool.start();
     const [original] = pool.snapshot().agents;
-    const firstRestart = nextEvent(pool, 'restart');
-    await assert.rejects(pool.run('/demo crash\nboom'), (error: unknown) => codeOf(error) === 'AGENT_CRASHED' || codeOf(error) === 'POOL_AGENT_LOST');
-    const restart = await firstRestart;
-    assert.deepEqual({ agentId: restart.agentId, attempt: restart.attempt, delayMs: restart.delayMs }, { agentId: original.id, attempt: 1, delayMs: 1000 });
+    const crash = async (text: string) => {
+      const restart = nextEvent(pool, 'restart');
+      await assert.rejects(pool.run(`/demo crash\n${text}`), (error: unknown) => codeOf(error) === 'AGENT_CRASHED' || codeOf(error) === 'POOL_AGENT_LOST');
+      return restart;
+    };
+
+    // First crash: no backoff, the replacement spawns at once, without the clock moving.
+    const readyAtOnce = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
+    const first = await crash('boom');
+    assert.deepEqual({ agentId: first.agentId, attempt: first.attempt, delayMs: first.delayMs }, { agentId: original.id, attempt: 1, delayMs: 0 });
+    await readyAtOnce;
     assert.equal(isAlive(original.pid!), false);
+    const [restarted] = pool.snapshot().agents;
+    assert.deepEqual([restarted.id, restarted.restarts], [original.id, 1]);
+    assert.notEqual(restarted.pid, original.pid);
+
+    // A second crash with no successful turn in between backs off from the base delay, then doubles.
+    const second = await crash('boom again');
+    assert.deepEqual([second.attempt, second.delayMs], [2, 1000]);
     assert.deepEqual(clock.pendingDelays, [1000], 'nothing spawns before the backoff delay');
     const ready = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
     clock.advance(1000);
     await ready;
-    const [restarted] = pool.snapshot().agents;
-    assert.equal(restarted.id, original.id);
-    assert.equal(restarted.restarts, 1);
-    assert.notEqual(restarted.pid, original.pid);
-
-    // A second crash with no successful turn in between doubles the delay.
-    const secondRestart = nextEvent(pool, 'restart');
-    await assert.rejects(pool.run('/demo crash\nboom again'));
-    assert.equal((await secondRestart).delayMs, 2000);
+    const third = await crash('and again');
+    assert.deepEqual([third.attempt, third.delayMs], [3, 2000]);
     const readyAgain = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
     clock.advance(2000);
     await readyAgain;
     assert.equal((await pool.run('fine now')).text, 'fine now');
+
+    // A good turn ends the streak: the next crash restarts at once again.
+    const readyOnceMore = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
+    const afterGoodTurn = await crash('one-off');
+    assert.deepEqual([afterGoodTurn.attempt, afterGoodTurn.delayMs], [1, 0]);
+    await readyOnceMore;
+    assert.equal(pool.snapshot().circuit.state, 'closed');
   });
 
   it('opens the circuit at once on a rate limit, refuses work with the reason, half-opens after the cooldown and closes on a good trial', async () => {

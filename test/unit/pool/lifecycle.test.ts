@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Emitter, waitForEvent } from '../../../src/core/common/event';
-import { sampleProcessTreeRss } from '../../../src/core/pool/memory';
+import { sampleProcessTreeRss } from '../../../src/core/process/tree';
 import { closeAll, demoPool, isAlive, nextEvent, recordEvents } from './helpers';
 import { ManualClock } from './manualClock';
 
@@ -78,25 +78,30 @@ describe('agent pool with real demo agents: recycling, scaling, restarts', funct
     assert.equal(pool.snapshot().agents.length, 1, 'never below minAgents');
   });
 
-  it('restarts crashed agents one at a time per profile', async () => {
+  it('restarts crashed agents one at a time per profile, backing off the second crash in a row', async () => {
     const clock = new ManualClock();
     const pool = demoPool({ clock, rng: () => 0, minAgents: 2, maxAgents: 2, restartBaseDelayMs: 1000, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
     await pool.start();
-    const restarts: string[] = [];
-    pool.onDidEvent((e) => e.type === 'restart' && restarts.push(e.agentId));
+    const restarts: Array<{ agentId: string; attempt: number; delayMs: number }> = [];
+    pool.onDidEvent((e) => e.type === 'restart' && restarts.push({ agentId: e.agentId, attempt: e.attempt, delayMs: e.delayMs }));
     let stopped = 0;
     const bothStopped = waitForEvent(pool.onDidEvent, (e) => e.type === 'agent-state' && e.to === 'stopped' && ++stopped === 2);
     const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    const firstReady = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
+    const secondRestart = nextEvent(pool, 'restart', (e) => e.attempt === 2);
     await Promise.allSettled([a.prompt('/demo crash\nx'), b.prompt('/demo crash\ny')]);
     await bothStopped;
     assert.equal(restarts.length, 1, 'the second restart waits for the first');
-    assert.equal(clock.pendingDelays.length, 1);
-    const firstReady = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
-    const secondRestart = nextEvent(pool, 'restart');
-    clock.advance(clock.pendingDelays[0]);
+    assert.deepEqual([restarts[0].attempt, restarts[0].delayMs], [1, 0]);
     await firstReady;
     await secondRestart;
     assert.equal(restarts.length, 2);
-    assert.notEqual(restarts[0], restarts[1]);
+    assert.notEqual(restarts[0].agentId, restarts[1].agentId);
+    // rng 0: the lower bound of the equal-jitter window, half the base delay.
+    assert.equal(restarts[1].delayMs, 500);
+    assert.deepEqual(clock.pendingDelays, [500]);
+    const secondReady = nextEvent(pool, 'agent-state', (e) => e.agentId === restarts[1].agentId && e.to === 'idle');
+    clock.advance(500);
+    await secondReady;
   });
 });

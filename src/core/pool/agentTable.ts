@@ -1,0 +1,57 @@
+import type { Emitter } from '../common/event';
+import { canTransition, type PooledAgent } from './agentRecord';
+import type { AgentState, PoolEvent } from './events';
+
+/**
+ * The agents of one pool and the indexes routing needs, kept in step by `transition`, the one place
+ * agent states change: the idle agents in ordinal order (what strategies expect) and by id, a count
+ * per state, and the ids of live agents (for sticky sessions: "busy, wait" versus "gone, move").
+ */
+export class AgentTable {
+  readonly agents = new Map<string, PooledAgent>();
+  readonly idle: PooledAgent[] = [];
+  readonly idleById = new Map<string, PooledAgent>();
+  readonly liveAgentIds = new Set<string>();
+  readonly counts: Record<AgentState, number> = { starting: 0, idle: 0, busy: 0, draining: 0, recycling: 0, unhealthy: 0, stopped: 0 };
+
+  constructor(
+    private readonly profile: string,
+    private readonly events: Emitter<PoolEvent>,
+  ) {}
+
+  /** Checks the transition table, updates every index, and fires the one `agent-state` event. */
+  transition(agent: PooledAgent, to: AgentState, reason?: string): void {
+    const from = agent.state;
+    if (from === to) return;
+    if (!canTransition(from, to)) throw new Error(`agent ${agent.id} cannot go from ${from ?? 'new'} to ${to}`);
+    agent.state = to;
+    if (from) this.counts[from]--;
+    this.counts[to]++;
+    if (from === 'idle') {
+      this.idle.splice(this.idle.indexOf(agent), 1);
+      this.idleById.delete(agent.id);
+    }
+    if (to === 'idle') {
+      let index = this.idle.length;
+      while (index > 0 && this.idle[index - 1].ordinal > agent.ordinal) index--;
+      this.idle.splice(index, 0, agent);
+      this.idleById.set(agent.id, agent);
+    }
+    if (to === 'stopped') this.liveAgentIds.delete(agent.id);
+    else this.liveAgentIds.add(agent.id);
+    this.events.fire({ type: 'agent-state', agentId: agent.id, profile: this.profile, from, to, reason });
+  }
+
+  /** Agents that exist or are coming back (crashed ones awaiting a restart count). */
+  liveCount(): number {
+    let live = 0;
+    for (const agent of this.agents.values()) if (agent.live) live++;
+    return live;
+  }
+
+  /** Ids of the agents a request could still target, for error messages. */
+  describeLive(): string {
+    const ids = [...this.agents.values()].filter((agent) => agent.live).map((agent) => `${agent.id} (${agent.state})`);
+    return ids.length ? ids.join(', ') : 'none';
+  }
+}

@@ -1,0 +1,233 @@
+import { describeHolders } from '../budget/budget';
+import type { Emitter } from '../common/event';
+import type { PooledAgent } from './agentRecord';
+import type { AgentTable } from './agentTable';
+import type { PoolLoad } from './autoscaler';
+import type { CircuitBreaker } from './circuitBreaker';
+import { PoolError, type WaitReason } from './errors';
+import type { PoolEvent } from './events';
+import { Lease, type AcquireOptions, type LeaseHost } from './lease';
+import type { ResolvedPoolOptions } from './options';
+import { pairKey, ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routing';
+import type { Supervisor } from './supervisor';
+import { WaitQueue, type Waiter } from './waitQueue';
+
+/** What the dispatcher needs from its pool. */
+export interface DispatchHost extends LeaseHost {
+  readonly options: ResolvedPoolOptions;
+  readonly profile: string;
+  readonly closed: boolean;
+  readonly breaker: CircuitBreaker;
+  readonly events: Emitter<PoolEvent>;
+  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  readonly affinity: Map<string, Map<string, number>>;
+  readonly maxAgents: number;
+  load(): PoolLoad;
+  afterChange(): void;
+}
+
+/**
+ * Hands agents out: routes a request to an idle agent through the pool's strategy, or queues it
+ * (bounded, highest priority first) with a timeout and an error that says why it waited. A request
+ * with `agentId` waits for that agent only and fails at once when it cannot come.
+ */
+export class Dispatcher {
+  private readonly queue = new WaitQueue();
+  private readonly strategy: RoutingStrategy;
+  private readonly routingState: RoutingState & { lastPickedOrdinal: number };
+  private readonly dedicated: Map<string, string> | undefined;
+  private sequence = 0;
+  /** Queued requests that target one agent: they do not ask the autoscaler for more agents. */
+  private targeted = 0;
+
+  constructor(
+    private readonly host: DispatchHost,
+    private readonly table: AgentTable,
+    private readonly supervisor: Supervisor,
+  ) {
+    const { options } = host;
+    this.strategy = ROUTING_STRATEGIES[options.strategy];
+    this.dedicated = options.dedicatedPairs && options.strategy === 'module-affinity' ? new Map() : undefined;
+    this.routingState = {
+      lastPickedOrdinal: -1,
+      rng: options.rng,
+      sticky: host.sticky,
+      liveAgentIds: table.liveAgentIds,
+      affinity: host.affinity,
+      dedicated: this.dedicated,
+      candidatesById: table.idleById,
+    };
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Queued requests that any agent could serve. */
+  get routable(): number {
+    return this.queue.size - this.targeted;
+  }
+
+  /** `task` overrides options.task as the agent's current task (run() passes the prompt's start). */
+  acquire(options: AcquireOptions, task = options.task): Promise<Lease> {
+    const { host } = this;
+    if (host.closed) return Promise.reject(this.closedError());
+    if (host.breaker.state === 'open') return Promise.reject(this.circuitError());
+    if (options.agentId !== undefined) {
+      const unavailable = this.targetUnavailable(options.agentId);
+      if (unavailable) return Promise.reject(unavailable);
+    }
+    if (this.queue.size === 0 && this.table.idle.length > 0) {
+      const lease = this.serveNow(options, task);
+      if (lease) return Promise.resolve(lease);
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const { clock } = host.options;
+      const waiter: Waiter = { request: options, task, priority: options.priority ?? 0, sequence: this.sequence++, enqueuedAt: clock.monotonicNow(), resolve, reject };
+      if (this.queue.size >= host.options.queueLimit) {
+        const [waitReason, why] = this.waitReason(options);
+        reject(new PoolError('POOL_QUEUE_FULL', `Agent pool "${host.profile}" refused the request: ${this.queue.size} request(s) already wait (queueLimit ${host.options.queueLimit}) because ${why}.`, { waitReason }));
+        return;
+      }
+      const timeoutMs = options.timeout ?? host.options.acquireTimeoutMs;
+      const onAbort = () => this.fail(waiter, new PoolError('POOL_ACQUIRE_CANCELLED', `waiting for a "${host.profile}" agent was cancelled`));
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      waiter.timer = clock.setTimeout(() => {
+        const [waitReason, why] = this.waitReason(options);
+        const what = options.agentId === undefined ? `No "${host.profile}" agent` : `Agent ${options.agentId} of pool "${host.profile}"`;
+        this.fail(waiter, new PoolError('POOL_ACQUIRE_TIMEOUT', `${what} became free within ${timeoutMs} ms: ${why}.`, { waitReason }));
+      }, timeoutMs);
+      waiter.cleanup = () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        if (waiter.timer) clock.clearTimeout(waiter.timer);
+      };
+      this.queue.add(waiter);
+      if (options.agentId !== undefined) this.targeted++;
+      host.events.fire({ type: 'queue', profile: host.profile, depth: this.queue.size });
+      host.afterChange();
+    });
+  }
+
+  /** Hands queued requests to idle agents, highest priority first; fails requests whose target is gone. */
+  pump(): void {
+    if (this.targeted > 0) this.failLostTargets();
+    if (this.queue.size === 0 || this.table.idle.length === 0) return;
+    for (const waiter of this.queue) {
+      if (this.table.idle.length === 0) break;
+      const lease = this.serveNow(waiter.request, waiter.task);
+      if (!lease) continue;
+      this.remove(waiter);
+      waiter.cleanup?.();
+      waiter.resolve(lease);
+      this.host.events.fire({ type: 'queue', profile: this.host.profile, depth: this.queue.size, waitedMs: this.host.options.clock.monotonicNow() - waiter.enqueuedAt });
+    }
+  }
+
+  /** Rejects everything queued (the pool closes, or the circuit opened). */
+  rejectAll(error: () => Error): void {
+    this.targeted = 0;
+    for (const waiter of this.queue.drain()) {
+      waiter.cleanup?.();
+      waiter.reject(error());
+    }
+  }
+
+  /** Forgets the pairs an agent was dedicated to once its process is replaced. */
+  forgetAgent(agentId: string): void {
+    this.dedicated?.delete(agentId);
+  }
+
+  circuitError(): PoolError {
+    const { host } = this;
+    return new PoolError('POOL_CIRCUIT_OPEN', `Agent profile "${host.profile}" is paused (circuit ${host.breaker.state}): ${host.breaker.reason ?? 'too many failures'}.`, { waitReason: 'circuit-open' });
+  }
+
+  closedError(): PoolError {
+    return new PoolError('POOL_CLOSED', `Agent pool "${this.host.profile}" is closed and accepts no more work.`);
+  }
+
+  /** Routes the request to an idle agent and leases it, or returns undefined when it must wait. */
+  private serveNow(request: AcquireOptions, task: string | undefined): Lease | undefined {
+    const { host, table } = this;
+    while (table.idle.length > 0) {
+      if (host.breaker.state === 'open') return undefined;
+      const agent = (request.agentId === undefined ? this.strategy(request, table.idle, this.routingState) : table.idleById.get(request.agentId)) as PooledAgent | undefined;
+      if (!agent) return undefined;
+      const health = agent.connection?.health();
+      if (!health?.alive || !health.ready) {
+        void this.supervisor.retire(agent, 'unhealthy', 'failed the health check before hand-out');
+        continue;
+      }
+      if (host.breaker.state === 'half-open' && !host.breaker.tryPass()) return undefined;
+      const now = host.options.clock.monotonicNow();
+      const lease = new Lease(host, agent.id, host.profile, request, now);
+      agent.lease = lease;
+      agent.leasedAt = now;
+      agent.currentTask = task;
+      table.transition(agent, 'busy');
+      this.routingState.lastPickedOrdinal = agent.ordinal;
+      if (this.dedicated) {
+        const pair = pairKey(request.sourceModule, request.targetModule);
+        if (pair !== undefined) this.dedicated.set(agent.id, pair);
+      }
+      return lease;
+    }
+    return undefined;
+  }
+
+  /** Why a request for `agentId` can never be served, or undefined while the agent may still come. */
+  private targetUnavailable(agentId: string): PoolError | undefined {
+    const agent = this.table.agents.get(agentId);
+    const profile = this.host.profile;
+    if (!agent) {
+      return new PoolError(
+        'POOL_AGENT_NOT_FOUND',
+        `Agent pool "${profile}" has no agent "${agentId}" (it may have been stopped, scaled down or recycled under a new id). Live agents: ${this.table.describeLive()}. Pick one of them or send the prompt to the pool.`,
+      );
+    }
+    if (agent.state === 'idle' || agent.state === 'busy' || agent.state === 'starting' || agent.awaitingRestart) return undefined;
+    return new PoolError(
+      'POOL_AGENT_UNAVAILABLE',
+      `Agent ${agentId} of pool "${profile}" is ${agent.state} and takes no more work${agent.state === 'recycling' ? ' (a fresh agent replaces it under a new id)' : ''}. Live agents: ${this.table.describeLive()}. Pick another agent or send the prompt to the pool.`,
+    );
+  }
+
+  private failLostTargets(): void {
+    for (const waiter of this.queue) {
+      const agentId = waiter.request.agentId;
+      if (agentId === undefined) continue;
+      const unavailable = this.targetUnavailable(agentId);
+      if (unavailable) this.fail(waiter, unavailable);
+    }
+  }
+
+  private fail(waiter: Waiter, error: Error): void {
+    if (!this.remove(waiter)) return;
+    waiter.cleanup?.();
+    waiter.reject(error);
+    this.host.events.fire({ type: 'queue', profile: this.host.profile, depth: this.queue.size, waitedMs: this.host.options.clock.monotonicNow() - waiter.enqueuedAt });
+  }
+
+  private remove(waiter: Waiter): boolean {
+    if (!this.queue.remove(waiter)) return false;
+    if (waiter.request.agentId !== undefined) this.targeted--;
+    return true;
+  }
+
+  private waitReason(request: AcquireOptions): [WaitReason, string] {
+    const { host, supervisor } = this;
+    if (host.breaker.state !== 'closed') return ['circuit-open', `the circuit breaker of profile "${host.profile}" is ${host.breaker.state}: ${host.breaker.reason ?? 'no reason recorded'}`];
+    if (request.agentId !== undefined) {
+      const agent = this.table.agents.get(request.agentId);
+      const doing = agent?.awaitingRestart ? 'restarting' : agent?.state === 'busy' ? `busy${agent.currentTask ? ` with "${agent.currentTask}"` : ''}` : (agent?.state ?? 'gone');
+      return ['target-agent-busy', `the request targets agent ${request.agentId} only, and it is ${doing}; send it to the pool to let any agent take it`];
+    }
+    const load = host.load();
+    if (load.live < host.maxAgents && supervisor.budgetRefusal !== undefined) {
+      return ['budget-exhausted', `the global agent budget is exhausted (${describeHolders(host.options.budget.snapshot())}); stop an agent or raise agentPool.maxAgentsTotal`];
+    }
+    if (load.starting > 0) return ['agents-starting', `${load.starting} agent(s) are still starting and all others are busy`];
+    return ['all-agents-busy', `all ${load.busy} agent(s) are busy and the pool is at its limit (maxAgents ${host.maxAgents}${host.options.autoscale ? '' : ', autoscaling off'})`];
+  }
+}
