@@ -1,26 +1,170 @@
+import { performance } from 'node:perf_hooks';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { AGENTS_VIEW_ID, Commands } from './vscode/constants';
+import { errorMessage } from './core/common/errors';
+import { MementoMetricsStateStore } from './core/metrics/persistence';
+import { AgentPoolService } from './core/service/agentPoolService';
+import { RecentLog } from './vscode/agentLogs';
+import { createApi, type AgentPoolApi } from './vscode/api';
+import { registerCommands } from './vscode/commands';
+import { CONFIG_SECTION, ContextKeys } from './vscode/constants';
+import { dashboardStateOf, statusInputOf } from './vscode/dashboard';
+import { MetricsPanel } from './vscode/metricsPanel';
+import { askInModal } from './vscode/permissionPrompt';
+import { SettingsReader } from './vscode/settingsReader';
+import { StatusBarController } from './vscode/statusBar';
+import type { StatusView } from './vscode/statusModel';
+import { TRANSCRIPT_SCHEME, TranscriptProvider } from './vscode/transcripts';
+import { buildTree } from './vscode/treeModel';
+import { AgentTreeView } from './vscode/treeView';
+import { startPools, selectProfile, POOL_STATE_KEY } from './vscode/poolStartup';
 
-/** Wires the parts together; everything with a lifetime goes into context.subscriptions. */
-export function activate(context: vscode.ExtensionContext) {
-  const log = vscode.window.createOutputChannel('Agent Pool', { log: true });
-  context.subscriptions.push(log);
+/** Set by the esbuild banner at the first line of dist/extension.js. */
+declare const bundleLoadStart: number | undefined;
 
-  const statusItem = vscode.window.createStatusBarItem('agentPool.status', vscode.StatusBarAlignment.Left, 100);
-  statusItem.name = 'Agent Pool';
-  statusItem.text = '$(hubot) 0/0 (1)';
-  statusItem.command = Commands.showActions;
-  statusItem.show();
-  context.subscriptions.push(statusItem);
+let service: AgentPoolService | undefined;
+let persistPoolState: (() => Promise<void>) | undefined;
 
-  const emptyTree: vscode.TreeDataProvider<string> = {
-    getTreeItem: (label) => new vscode.TreeItem(label),
-    getChildren: () => ['This Window'],
+export interface ExtensionExports extends AgentPoolApi {
+  /** Test hooks: what the status bar and the tree show right now, and how long activation took. */
+  readonly testing: {
+    statusText(): string;
+    statusView(): StatusView | undefined;
+    treeRoots(): unknown;
+    activationMs: number;
+    loadMs: number;
+    service: AgentPoolService;
+    metricsHtml(): string | undefined;
   };
-  context.subscriptions.push(vscode.window.createTreeView(AGENTS_VIEW_ID, { treeDataProvider: emptyTree }));
-  context.subscriptions.push(vscode.commands.registerCommand(Commands.showLog, () => log.show()));
-  log.info('Agent Pool activated');
-  return {};
 }
 
-export function deactivate(): void {}
+/** Wires the parts; each has its own file. Everything with a lifetime goes into context.subscriptions. */
+export async function activate(context: vscode.ExtensionContext): Promise<ExtensionExports> {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('Agent Pool', { log: true });
+  const recentLog = new RecentLog();
+  const distDirectory = path.join(context.extensionPath, 'dist');
+  const settingsReader = new SettingsReader(log, distDirectory);
+  const spawnBlockedReason = () =>
+    vscode.workspace.isTrusted ? undefined : 'Restricted Mode: Agent Pool starts no agent in an untrusted workspace. Trust the workspace to start agents.';
+
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  let settings = settingsReader.read();
+  service = new AgentPoolService({
+    settings,
+    workspace: { name: vscode.workspace.name ?? 'no folder', folders: folders.map((f) => f.uri.fsPath) },
+    extensionVersion: String(context.extension.packageJSON.version),
+    cwd: folders[0]?.uri.fsPath ?? context.globalStorageUri.fsPath,
+    distDirectory,
+    spawnBlockedReason,
+    permissionHandler: askInModal,
+    metricsStateStore: new MementoMetricsStateStore(context.workspaceState),
+    log: (level, message) => {
+      recentLog.add(`${level} ${message}`);
+      log[level](message);
+    },
+  });
+  const current = service;
+  context.subscriptions.push(log, { dispose: () => void current.shutdown() });
+
+  const transcripts = new TranscriptProvider();
+  const metricsPanel = new MetricsPanel(() => current.aggregate());
+  const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem));
+  // An empty tree lets VS Code show the welcome view (pick a profile) until one is set up.
+  const needsProfile = () => !settings.defaultProfile && current.pools().length === 0;
+  const tree = new AgentTreeView(
+    () => (needsProfile() ? [] : buildTree(dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }))),
+    () => current.pools().reduce((n, p) => n + p.agents.filter((a) => a.state === 'busy').length, 0),
+  );
+  const changed = new vscode.EventEmitter<void>();
+  const updateContextKeys = () => {
+    const pools = current.pools();
+    void vscode.commands.executeCommand('setContext', ContextKeys.hasPools, pools.length > 0);
+    void vscode.commands.executeCommand('setContext', ContextKeys.hasAgents, pools.some((p) => p.agents.length > 0));
+    void vscode.commands.executeCommand('setContext', ContextKeys.noProfile, needsProfile());
+  };
+  context.subscriptions.push(
+    transcripts,
+    metricsPanel,
+    statusBar,
+    tree,
+    changed,
+    vscode.workspace.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
+    current.onDidChange(() => {
+      statusBar.scheduleRender();
+      tree.scheduleRefresh();
+      metricsPanel.scheduleRender();
+      updateContextKeys();
+      changed.fire();
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration(CONFIG_SECTION)) return;
+      settings = settingsReader.read();
+      void current.applySettings(settings).catch((error) => log.error(`applying settings: ${errorMessage(error)}`));
+      updateContextKeys();
+      tree.scheduleRefresh();
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      statusBar.scheduleRender();
+      void startPools(current, context.workspaceState, settings, log);
+    }),
+    ...registerCommands({
+      service: current,
+      log,
+      recentLog,
+      transcripts,
+      metricsPanel,
+      spawnBlockedReason,
+      selectProfile: (name) => selectProfile(current, name),
+      refresh: async () => {
+        await current.registry.refresh();
+        await current.aggregator.refresh();
+        statusBar.renderNow();
+        tree.refreshNow();
+      },
+    }),
+  );
+  persistPoolState = async () => {
+    const state = current.exportPoolState();
+    if (state) await context.workspaceState.update(POOL_STATE_KEY, state);
+  };
+  updateContextKeys();
+
+  // Registration, budget and pools start after activation returns: activation stays fast.
+  void current
+    .start()
+    .then(() => {
+      statusBar.renderNow();
+      tree.refreshNow();
+      return startPools(current, context.workspaceState, settings, log);
+    })
+    .catch((error) => log.error(`Agent Pool could not start: ${errorMessage(error)}`));
+
+  const activateMs = performance.now() - started;
+  const loadMs = typeof bundleLoadStart === 'number' ? started - bundleLoadStart : 0;
+  const activationMs = loadMs + activateMs;
+  log.info(`activated in ${activationMs.toFixed(1)} ms (loading the bundle ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms)`);
+  const api = createApi(current, changed.event, () => {
+    const reason = spawnBlockedReason();
+    if (reason) throw new Error(reason);
+  });
+  return {
+    ...api,
+    testing: {
+      statusText: () => statusBar.text,
+      statusView: () => statusBar.view,
+      treeRoots: () => tree.currentRoots,
+      activationMs,
+      loadMs,
+      service: current,
+      metricsHtml: () => metricsPanel.html,
+    },
+  };
+}
+
+/** Drains and kills every agent, releases slots, writes the last snapshot, deregisters. */
+export async function deactivate(): Promise<void> {
+  await persistPoolState?.().catch(() => undefined);
+  await service?.shutdown();
+  service = undefined;
+}

@@ -5,7 +5,7 @@ import { resolveRegistryDirectory } from '../core/registry/paths';
 import { cleanupCommand } from './commands/cleanup';
 import { instancesCommand } from './commands/instances';
 import { metricsCommand } from './commands/metrics';
-import { runCommand } from './commands/run';
+import { runCommand, type RunOptions } from './commands/run';
 import { serveMetricsCommand } from './commands/serveMetrics';
 import { statusCommand } from './commands/status';
 import { untilSignal, type CliContext, type CliDependencies } from './context';
@@ -99,9 +99,13 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
   program
     .command('run')
     .description('run a prompt through a headless pool that registers like a window, streaming the answer')
-    .requiredOption('--profile <name>', 'agent profile, e.g. demo')
+    .requiredOption('--profile <name>', 'agent profile: a built-in one (demo, claude, codex, gemini, opencode, aider, …) or one from --profiles')
+    .option('--session <key>', 'continue (or start) the conversation with this key')
+    .option('--profiles <file>', 'JSON file of extra profiles, in the format of the agentPool.profiles setting')
+    .option('--verbose', 'also print the pool\'s info and debug log to stderr')
     .argument('<prompt>', 'the prompt (quote it)')
-    .action(action((prompt: string, options: { profile: string }) => runCommand(context(), options, prompt)));
+    .addHelpText('after', '\nThe answer streams to stdout; a summary line goes to stderr. Ctrl-C cancels the turn (exit 130).')
+    .action(action((prompt: string, options: RunOptions) => runCommand(context(), options, prompt)));
 
   return program;
 }

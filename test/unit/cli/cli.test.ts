@@ -116,9 +116,6 @@ describe('agent-pool CLI (built binary)', function () {
     const missing = await runBuiltCli(['metrics', '--instance', 'nope', '--dir', dir]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No window with id "nope"[\s\S]*agent-pool instances/);
-    const run = await runBuiltCli(['run', '--profile', 'demo', 'hello', '--dir', dir]);
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /not available in this build yet[\s\S]*VS Code/);
   });
 
   it('redraws the status line on change and exits 0 on Ctrl-C', async () => {

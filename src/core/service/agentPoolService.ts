@@ -1,0 +1,320 @@
+import { join } from 'node:path';
+import type { AgentProfile, PermissionHandler } from '../agents/adapter';
+import { createAgentConnection } from '../agents/factory';
+import { resolveProfiles } from '../agents/profiles';
+import type { AgentBudget, BudgetSnapshot } from '../budget/budget';
+import { SlotFileBudget } from '../budget/slotFileBudget';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock';
+import { DisposableStore } from '../common/disposable';
+import { AgentPoolError, errorMessage } from '../common/errors';
+import { Emitter, type Disposable } from '../common/event';
+import type { Settings } from '../config/settings';
+import type { AggregateView } from '../metrics/aggregate';
+import { MetricsAggregator } from '../metrics/aggregator';
+import { MetricsCollector } from '../metrics/collector';
+import { metricsFilePath } from '../metrics/layout';
+import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
+import type { MetricsSnapshot } from '../metrics/snapshot';
+import { SnapshotWriter } from '../metrics/snapshotWriter';
+import type { PoolSnapshot } from '../pool/events';
+import { PoolManager, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
+import type { RunResult } from '../pool/pool';
+import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
+import type { CleanupReport, InstanceView } from '../registry/types';
+import { resolveRegistryDirectory } from '../registry/paths';
+import type { CoreLogger } from '../registry/logger';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type ServiceLog = (level: LogLevel, message: string) => void;
+
+export interface AgentPoolServiceOptions {
+  settings: Settings;
+  workspace: { name: string; folders: string[] };
+  extensionVersion: string;
+  /** Working directory for agents (absolute). */
+  cwd: string;
+  /** Where dist/demo-agent.js lives; defaults to the bundle's own directory. */
+  distDirectory?: string;
+  /** Returns why no agent may start (e.g. Restricted Mode), or undefined when spawning is allowed. */
+  spawnBlockedReason: () => string | undefined;
+  permissionHandler?: PermissionHandler;
+  /** Keeps cumulative counters across a window reload. */
+  metricsStateStore?: MetricsStateStore;
+  clock?: Clock;
+  log: ServiceLog;
+}
+
+/**
+ * One window's Agent Pool: the registry record, the shared budget, the pools, and the metrics that
+ * flow to every other window. The extension and the CLI's `run` both use this, so a headless pool
+ * registers and shows up exactly like a VS Code window.
+ *
+ * Start-up order: registry (so the budget can name this window) -> budget -> pools -> metrics.
+ * Shutdown order (see shutdown()): stop accepting work, let turns finish within the grace, kill
+ * agents, release slots, write the last snapshot, deregister.
+ */
+export class AgentPoolService implements Disposable {
+  private readonly changed = new Emitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly disposables = new DisposableStore();
+  private readonly clock: Clock;
+  private settings: Settings;
+  private profileTable: Record<string, AgentProfile>;
+  private heartbeatTimer: TimerHandle | undefined;
+  private shuttingDown: Promise<void> | undefined;
+
+  readonly registry: FileInstanceRegistry;
+  private budgetInstance: AgentBudget | undefined;
+  private managerInstance: PoolManager | undefined;
+  private collectorInstance: MetricsCollector | undefined;
+  private writer: SnapshotWriter | undefined;
+  readonly aggregator: MetricsAggregator;
+  /** Why registration failed (unusable directory); metrics then stay in memory. */
+  registrationProblem: string | undefined;
+
+  constructor(private readonly options: AgentPoolServiceOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.settings = options.settings;
+    this.profileTable = resolveProfiles(options.settings.profiles, options.distDirectory);
+    const directory = resolveRegistryDirectory(options.settings.registryDirectory || undefined);
+    this.registry = new FileInstanceRegistry({
+      directory,
+      clock: this.clock,
+      log: this.coreLogger('registry'),
+      heartbeatIntervalMs: options.settings.heartbeatIntervalMs,
+    });
+    this.aggregator = new MetricsAggregator({ directory, registry: this.registry, clock: this.clock, log: (m) => options.log('warn', `metrics: ${m}`) });
+    this.disposables.add(this.registry.onDidChange(() => this.changed.fire()));
+    this.disposables.add(this.aggregator.onDidChange(() => this.changed.fire()));
+  }
+
+  get directory(): string {
+    return this.registry.directory;
+  }
+
+  get selfId(): string | undefined {
+    return this.registry.selfId;
+  }
+
+  get manager(): PoolManager {
+    if (!this.managerInstance) throw new AgentPoolError('SERVICE_NOT_STARTED', 'Agent Pool has not started yet.');
+    return this.managerInstance;
+  }
+
+  get collector(): MetricsCollector | undefined {
+    return this.collectorInstance;
+  }
+
+  /** Registers this window and starts metrics; pools start separately (startPool / restore). */
+  async start(): Promise<void> {
+    const { settings, workspace, extensionVersion, log } = this.options;
+    let windowId = `unregistered-${process.pid}`;
+    try {
+      const record = await this.registry.register({ workspaceName: workspace.name, workspaceFolders: workspace.folders, extensionVersion });
+      windowId = record.id;
+    } catch (error) {
+      this.registrationProblem = errorMessage(error);
+      log('error', `This window could not register in ${this.directory}: ${this.registrationProblem}`);
+    }
+    this.budgetInstance = await SlotFileBudget.open({
+      directory: this.directory,
+      maxAgentsTotal: settings.maxAgentsTotal,
+      maxAgentsPerWindow: settings.maxAgentsPerWindow,
+      windowId,
+      clock: this.clock,
+      log: this.coreLogger('budget'),
+    });
+    this.disposables.add(this.budgetInstance.onDidChange(() => this.changed.fire()));
+    this.managerInstance = new PoolManager({
+      resolveProfile: (name) => this.profile(name),
+      shared: {
+        createConnection: (profile, connectionOptions) => createAgentConnection(profile, connectionOptions),
+        budget: this.budgetInstance,
+        cwd: this.options.cwd,
+        clock: this.clock,
+        permissionHandler: this.options.permissionHandler,
+        log: (level, message) => log(level, message),
+      },
+    });
+    this.disposables.add(this.managerInstance.onDidEvent(() => this.changed.fire()));
+
+    const restored = this.options.metricsStateStore
+      ? await loadPreviousMetrics(this.options.metricsStateStore, (id) => this.registry.instances().some((i) => i.record.id === id && i.health !== 'dead'))
+      : undefined;
+    const manager = this.managerInstance;
+    this.collectorInstance = new MetricsCollector({ instanceId: windowId, clock: this.clock, restored });
+    this.disposables.add(this.collectorInstance.attach({ onDidEmit: manager.onDidEvent, snapshot: () => manager.list() }));
+    if (this.registry.selfId) {
+      const collector = this.collectorInstance;
+      this.writer = new SnapshotWriter({
+        file: metricsFilePath(this.directory, windowId),
+        produce: () => collector.snapshot(),
+        produceState: () => collector.state(),
+        onDidChange: collector.onDidChange,
+        stateStore: this.options.metricsStateStore,
+        clock: this.clock,
+        log: (message) => log('warn', `metrics: ${message}`),
+      });
+      this.writer.markDirty();
+      this.scheduleHeartbeatWrite();
+    }
+    await this.aggregator.start();
+  }
+
+  profiles(): Record<string, AgentProfile> {
+    return this.profileTable;
+  }
+
+  profile(name: string): AgentProfile {
+    const profile = this.profileTable[name];
+    if (!profile) {
+      throw new AgentPoolError(
+        'UNKNOWN_PROFILE',
+        `There is no agent profile "${name}". Known profiles: ${Object.keys(this.profileTable).join(', ')}. Add one under agentPool.profiles.`,
+      );
+    }
+    return profile;
+  }
+
+  pools(): PoolSnapshot[] {
+    return this.managerInstance?.list() ?? [];
+  }
+
+  budget(): BudgetSnapshot {
+    return this.budgetInstance?.snapshot() ?? { cap: this.settings.maxAgentsTotal, used: 0, usedHere: 0, holders: [] };
+  }
+
+  instances(): InstanceView[] {
+    return this.registry.instances();
+  }
+
+  aggregate(): AggregateView {
+    return this.aggregator.current;
+  }
+
+  localMetrics(): MetricsSnapshot | undefined {
+    return this.collectorInstance?.snapshot();
+  }
+
+  async startPool(profileName: string, overrides: Partial<PoolConfig> = {}): Promise<void> {
+    this.assertSpawnAllowed();
+    await this.manager.start({ ...this.poolConfig(profileName), ...overrides });
+    this.changed.fire();
+  }
+
+  async stopPool(profileName: string): Promise<void> {
+    await this.manager.close(profileName);
+    this.changed.fire();
+  }
+
+  scalePool(profileName: string, limits: { minAgents?: number; maxAgents?: number }): void {
+    this.manager.scale(profileName, limits);
+    this.changed.fire();
+  }
+
+  async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
+    this.assertSpawnAllowed();
+    return this.manager.run(prompt, options);
+  }
+
+  /** Finds the pool that holds `agentId`. */
+  poolOfAgent(agentId: string) {
+    const snapshot = this.pools().find((pool) => pool.agents.some((agent) => agent.id === agentId));
+    return snapshot && this.manager.get(snapshot.profile);
+  }
+
+  cleanup(maxAgeMs?: number): Promise<CleanupReport> {
+    return this.registry.cleanup(maxAgeMs === undefined ? {} : { maxAgeMs });
+  }
+
+  exportPoolState(): PoolManagerState | undefined {
+    return this.managerInstance?.exportState();
+  }
+
+  async restorePoolState(state: unknown): Promise<void> {
+    this.assertSpawnAllowed();
+    await this.manager.restore(state);
+    this.changed.fire();
+  }
+
+  /** Applies new settings live: pools are resized and re-tuned; profile changes apply to new agents. */
+  async applySettings(settings: Settings): Promise<void> {
+    const previous = this.settings;
+    this.settings = settings;
+    this.profileTable = resolveProfiles(settings.profiles, this.options.distDirectory);
+    if (previous.pool.minAgents !== settings.pool.minAgents || previous.pool.maxAgents !== settings.pool.maxAgents) {
+      for (const pool of this.pools()) this.manager.scale(pool.profile, { minAgents: settings.pool.minAgents, maxAgents: settings.pool.maxAgents });
+    }
+    this.changed.fire();
+  }
+
+  /** Stop accepting work, drain within the pools' grace, kill agents, release slots, last snapshot, deregister. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+      await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
+      await this.writer?.close({ flush: true }).catch(() => undefined);
+      await this.registry.deregister().catch((error) => this.options.log('warn', `deregistering: ${errorMessage(error)}`));
+      this.dispose();
+    })();
+    return this.shuttingDown;
+  }
+
+  dispose(): void {
+    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    this.writer?.dispose();
+    this.collectorInstance?.dispose();
+    this.managerInstance?.dispose();
+    this.budgetInstance?.dispose();
+    this.aggregator.dispose();
+    this.registry.dispose();
+    this.disposables.dispose();
+    this.changed.dispose();
+  }
+
+  private poolConfig(profile: string): PoolConfig {
+    const p = this.settings.pool;
+    return {
+      profile,
+      minAgents: p.minAgents,
+      maxAgents: p.maxAgents,
+      strategy: p.strategy as PoolConfig['strategy'],
+      queueLimit: p.queueLimit,
+      acquireTimeoutMs: p.acquireTimeoutMs,
+      idleWatchdogMs: p.idleWatchdogMs,
+      turnDeadlineMs: p.turnDeadlineMs,
+      scaleDownAfterMs: p.scaleDownAfterMs,
+      recycleMaxAgeMs: p.recycleMaxAgeMs,
+      recycleMaxTurns: p.recycleMaxTurns,
+      recycleMaxMemoryBytes: p.recycleMaxMemoryBytes,
+    };
+  }
+
+  private assertSpawnAllowed(): void {
+    const reason = this.options.spawnBlockedReason();
+    if (reason) throw new AgentPoolError('SPAWN_BLOCKED', reason);
+  }
+
+  /** Snapshots also go out with each heartbeat, so readers see a window's figures are current. */
+  private scheduleHeartbeatWrite(): void {
+    this.heartbeatTimer = this.clock.setTimeout(() => {
+      void this.writer?.heartbeat().finally(() => {
+        if (!this.shuttingDown) this.scheduleHeartbeatWrite();
+      });
+    }, this.settings.heartbeatIntervalMs);
+    this.heartbeatTimer.unref?.();
+  }
+
+  private coreLogger(component: string): CoreLogger {
+    const log = this.options.log;
+    return {
+      info: (message) => log('info', `${component}: ${message}`),
+      warn: (message) => log('warn', `${component}: ${message}`),
+      error: (message) => log('error', `${component}: ${message}`),
+    };
+  }
+}
+
+export function defaultMetricsStatePath(directory: string, workspaceKey: string): string {
+  return join(directory, 'metrics-state', `${workspaceKey}.json`);
+}

@@ -1,0 +1,18 @@
+/**
+ * Recent log lines kept in memory so "Show Agent Log" can show one agent's history without a file
+ * per agent. Bounded: a chatty agent cannot grow the extension host's memory.
+ */
+export class RecentLog {
+  private readonly lines: string[] = [];
+
+  constructor(private readonly capacity = 5000) {}
+
+  add(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+  }
+
+  linesAbout(needle: string): string[] {
+    return this.lines.filter((line) => line.includes(needle));
+  }
+}

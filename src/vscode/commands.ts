@@ -1,0 +1,179 @@
+import { writeFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { errorMessage } from '../core/common/errors';
+import { formatJson } from '../core/metrics/formats';
+import { toPrometheus } from '../core/metrics/prometheus';
+import type { AgentPoolService } from '../core/service/agentPoolService';
+import type { RecentLog } from './agentLogs';
+import { Commands } from './constants';
+import { parseLimits } from './limits';
+import type { MetricsPanel } from './metricsPanel';
+import { runPrompt, type RunPromptArgs } from './runPrompt';
+import type { TranscriptProvider } from './transcripts';
+import type { TreeNode } from './treeModel';
+
+export interface CommandDeps {
+  service: AgentPoolService;
+  log: vscode.LogOutputChannel;
+  recentLog: RecentLog;
+  transcripts: TranscriptProvider;
+  metricsPanel: MetricsPanel;
+  spawnBlockedReason: () => string | undefined;
+  selectProfile: (name?: string) => Promise<string | undefined>;
+  refresh: () => Promise<void>;
+}
+
+/** Every command in one table; handlers stay short and delegate to the service. */
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { service } = deps;
+  const handlers: Record<string, (...args: any[]) => unknown> = {
+    [Commands.startPool]: async (profile?: string) => {
+      const name = profile ?? (await pickProfile(service, 'Start a pool for…'));
+      if (name) await service.startPool(name);
+    },
+    [Commands.stopPool]: async (target?: TreeNode | string) => {
+      const name = profileOf(target) ?? (await pickRunningPool(service, 'Stop which pool?'));
+      if (name) await service.stopPool(name);
+    },
+    [Commands.scalePool]: async (target?: TreeNode | string, limits?: { minAgents?: number; maxAgents?: number }) => {
+      const name = profileOf(target) ?? (await pickRunningPool(service, 'Scale which pool?'));
+      if (!name) return;
+      const pool = service.pools().find((p) => p.profile === name);
+      const chosen = limits ?? (await askLimits(name, pool?.minAgents ?? 0, pool?.maxAgents ?? 1));
+      if (chosen) service.scalePool(name, chosen);
+    },
+    [Commands.runPrompt]: (args?: RunPromptArgs) => runPrompt(service, deps.transcripts, args ?? {}),
+    [Commands.sendPromptToAgent]: (target?: TreeNode) =>
+      runPrompt(service, deps.transcripts, { profile: target?.profile, agentId: target?.agentId }),
+    [Commands.recycleAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Recycle which agent?', (pool, id) => pool.recycleAgent(id)),
+    [Commands.restartAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Restart which agent?', (pool, id) => pool.restartAgent(id)),
+    [Commands.stopAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Stop which agent?', (pool, id) => pool.stopAgent(id)),
+    [Commands.showAgentLog]: async (target?: TreeNode) => {
+      const id = target?.agentId;
+      if (!id) return deps.log.show();
+      const lines = deps.recentLog.linesAbout(id);
+      const document = await vscode.workspace.openTextDocument({ content: lines.join('\n') || `No log lines mention ${id} yet.`, language: 'log' });
+      await vscode.window.showTextDocument(document, { preview: true });
+    },
+    [Commands.showMetrics]: () => deps.metricsPanel.show(),
+    [Commands.exportMetrics]: async (format?: 'json' | 'prometheus', target?: vscode.Uri) => exportMetrics(service, format, target),
+    [Commands.cleanupInstances]: async () => {
+      const report = await service.cleanup();
+      const removed = report.removedDead.length + report.removedStale.length;
+      const message =
+        removed + report.reclaimedSlots.length + report.killedOrphans.length === 0
+          ? 'Agent Pool: nothing to clean up; every registered window is alive.'
+          : `Agent Pool: removed ${report.removedDead.length} dead and ${report.removedStale.length} stale windows, reclaimed ${report.reclaimedSlots.length} slots, stopped ${report.killedOrphans.length} orphaned agents.`;
+      deps.log.info(`${message} ${JSON.stringify(report)}`);
+      void vscode.window.showInformationMessage(message);
+      return report;
+    },
+    [Commands.showLog]: () => deps.log.show(),
+    [Commands.refresh]: () => deps.refresh(),
+    [Commands.showActions]: () => showActions(),
+    [Commands.selectProfile]: (name?: string) => deps.selectProfile(name),
+  };
+  return Object.entries(handlers).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        const message = errorMessage(error);
+        deps.log.error(`${id}: ${message}`);
+        void vscode.window.showErrorMessage(`Agent Pool: ${message}`, 'Show Log').then((choice) => choice && deps.log.show());
+        return undefined;
+      }
+    }),
+  );
+}
+
+function profileOf(target: TreeNode | string | undefined): string | undefined {
+  return typeof target === 'string' ? target : target?.profile;
+}
+
+async function withAgent(
+  service: AgentPoolService,
+  target: TreeNode | string | undefined,
+  title: string,
+  act: (pool: NonNullable<ReturnType<AgentPoolService['poolOfAgent']>>, agentId: string) => void | Promise<void>,
+): Promise<void> {
+  const agentId = typeof target === 'string' ? target : (target?.agentId ?? (await pickAgent(service, title)));
+  if (!agentId) return;
+  const pool = service.poolOfAgent(agentId);
+  if (!pool) throw new Error(`There is no agent ${agentId} in this window any more.`);
+  await act(pool, agentId);
+}
+
+async function pickAgent(service: AgentPoolService, title: string): Promise<string | undefined> {
+  const items = service.pools().flatMap((pool) =>
+    pool.agents.filter((a) => a.state !== 'stopped').map((a) => ({ label: a.id, description: `${a.state} · ${a.profile} · ${a.turns} turns` })),
+  );
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage('Agent Pool: no agent is running in this window.');
+    return undefined;
+  }
+  return (await vscode.window.showQuickPick(items, { title }))?.label;
+}
+
+async function pickProfile(service: AgentPoolService, title: string): Promise<string | undefined> {
+  const items = Object.values(service.profiles()).map((p) => ({
+    label: p.name,
+    description: p.name === 'demo' ? 'built-in demo agent, no API key' : `${p.adapter} · ${[p.command, ...p.args].join(' ')}`,
+  }));
+  return (await vscode.window.showQuickPick(items, { title: `Agent Pool: ${title}` }))?.label;
+}
+
+async function pickRunningPool(service: AgentPoolService, title: string): Promise<string | undefined> {
+  const pools = service.pools();
+  if (pools.length === 1) return pools[0].profile;
+  if (pools.length === 0) {
+    void vscode.window.showInformationMessage('Agent Pool: no pool is running in this window.');
+    return undefined;
+  }
+  const items = pools.map((p) => ({ label: p.profile, description: `${p.agents.length}/${p.maxAgents} agents` }));
+  return (await vscode.window.showQuickPick(items, { title: `Agent Pool: ${title}` }))?.label;
+}
+
+async function askLimits(profile: string, min: number, max: number): Promise<{ minAgents: number; maxAgents: number } | undefined> {
+  const answer = await vscode.window.showInputBox({
+    title: `Agent Pool: Scale ${profile}`,
+    prompt: 'Warm minimum and maximum agents, e.g. "1-4"',
+    value: `${min}-${max}`,
+    validateInput: (text) => (parseLimits(text) ? undefined : 'Enter two whole numbers "min-max" with 0 ≤ min ≤ max and max ≥ 1, e.g. 1-4'),
+  });
+  return answer === undefined ? undefined : parseLimits(answer);
+}
+
+async function exportMetrics(service: AgentPoolService, format?: 'json' | 'prometheus', target?: vscode.Uri): Promise<string | undefined> {
+  const kind =
+    format ??
+    ((await vscode.window.showQuickPick(['json', 'prometheus'], { title: 'Agent Pool: Export Metrics as…' })) as 'json' | 'prometheus' | undefined);
+  if (!kind) return undefined;
+  const uri =
+    target ??
+    (await vscode.window.showSaveDialog({
+      title: 'Export Agent Pool metrics',
+      defaultUri: vscode.Uri.file(`agent-pool-metrics.${kind === 'json' ? 'json' : 'prom'}`),
+      filters: kind === 'json' ? { JSON: ['json'] } : { 'Prometheus text': ['prom', 'txt'] },
+    }));
+  if (!uri) return undefined;
+  const view = service.aggregate();
+  await writeFile(uri.fsPath, kind === 'json' ? formatJson(view) : toPrometheus(view));
+  void vscode.window.showInformationMessage(`Agent Pool: metrics written to ${uri.fsPath}`);
+  return uri.fsPath;
+}
+
+async function showActions(): Promise<void> {
+  const actions: Array<vscode.QuickPickItem & { command: string }> = [
+    { label: '$(play) Run Prompt…', command: Commands.runPrompt },
+    { label: '$(graph) Show Metrics', command: Commands.showMetrics },
+    { label: '$(server-process) Start Pool', command: Commands.startPool },
+    { label: '$(arrow-both) Scale Pool…', command: Commands.scalePool },
+    { label: '$(debug-stop) Stop Pool', command: Commands.stopPool },
+    { label: '$(trash) Clean Up Stale Instances', command: Commands.cleanupInstances },
+    { label: '$(export) Export Metrics…', command: Commands.exportMetrics },
+    { label: '$(output) Show Log', command: Commands.showLog },
+  ];
+  const picked = await vscode.window.showQuickPick(actions, { title: 'Agent Pool' });
+  if (picked) await vscode.commands.executeCommand(picked.command);
+}
