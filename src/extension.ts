@@ -70,8 +70,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const transcripts = new TranscriptProvider();
   const metricsPanel = new MetricsPanel(() => current.aggregate());
   const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem));
-  // An empty tree lets VS Code show the welcome view (pick a profile) until one is set up.
-  const needsProfile = () => !settings.defaultProfile && current.pools().length === 0;
+  // An empty tree lets VS Code show the welcome view (pick a profile) on first use; once other
+  // windows exist, or in Restricted Mode, the tree is worth more than the welcome.
+  const needsProfile = () =>
+    vscode.workspace.isTrusted &&
+    !settings.defaultProfile &&
+    current.pools().length === 0 &&
+    !current.instances().some((instance) => !instance.isSelf && instance.health !== 'dead');
   const tree = new AgentTreeView(
     () => (needsProfile() ? [] : buildTree(dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }))),
     () => current.pools().reduce((n, p) => n + p.agents.filter((a) => a.state === 'busy').length, 0),
