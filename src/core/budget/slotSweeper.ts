@@ -1,0 +1,114 @@
+import type { Clock } from '../common/clock';
+import { errorMessage } from '../common/errors';
+import { killIdentified, processLiveness, type ProcessIdentity } from '../process/identity';
+import type { CoreLogger } from '../registry/logger';
+import { slotFileName } from './slotLease';
+import type { SlotEntry, SlotStore } from './slotStore';
+
+export interface SweepOptions {
+  /** Kill agent children of owners proven dead (only while their start time still matches). */
+  killOrphans: boolean;
+}
+
+export interface SweepResult {
+  /** Every slot file seen, as read before reclaiming. */
+  entries: SlotEntry[];
+  /** Slot names freed by this sweep. */
+  reclaimed: string[];
+  killedOrphans: number[];
+}
+
+/** How long a killed orphan may take to die before the sweep leaves its slot for the next one. */
+const ORPHAN_DEATH_WAIT_MS = 1000;
+
+/**
+ * Decides which slots are provably abandoned and frees them. A slot is abandoned only when its
+ * owner is dead (pid + start time) and its agent child is dead or was never spawned: a frozen
+ * window's slots, and the slots of a dead window whose agent still runs, are kept until that agent
+ * is gone. Unreadable slot files (never written by us: leases are linked in whole) are freed after
+ * this reader has seen them unchanged for a grace period on its own monotonic clock.
+ */
+export class SlotSweeper {
+  private readonly badSince = new Map<string, number>();
+
+  constructor(
+    private readonly store: SlotStore,
+    private readonly self: ProcessIdentity,
+    private readonly hostname: string,
+    private readonly clock: Clock,
+    private readonly log: CoreLogger,
+    private readonly badSlotGraceMs: number,
+  ) {}
+
+  async sweep(options: SweepOptions): Promise<SweepResult> {
+    const { entries, tombs } = await this.store.list();
+    const result: SweepResult = { entries, reclaimed: [], killedOrphans: [] };
+    const now = this.clock.monotonicNow();
+    const seenBad = new Set<string>();
+    for (let entry of entries) {
+      try {
+        if (entry.kind === 'bad') {
+          const key = `${entry.index}:${entry.ino}`;
+          seenBad.add(key);
+          const since = this.badSince.get(key) ?? now;
+          this.badSince.set(key, since);
+          if (now - since < this.badSlotGraceMs) continue;
+        } else {
+          const settled = await this.abandonedLease(entry, options, result);
+          if (!settled) continue;
+          entry = settled;
+        }
+        const outcome = await this.store.reclaim(entry, this.self);
+        if (outcome === 'reclaimed') {
+          result.reclaimed.push(slotFileName(entry.index));
+          this.log.info(`freed ${slotFileName(entry.index)} of ${describeLease(entry)}: its holder is gone`);
+        }
+      } catch (error) {
+        this.log.warn(`could not free ${slotFileName(entry.index)}: ${errorMessage(error)}`);
+      }
+    }
+    for (const key of this.badSince.keys()) if (!seenBad.has(key)) this.badSince.delete(key);
+    await this.store.removeObsoleteTombs(tombs, entries).catch(() => 0);
+    await this.store.removeDeadTempFiles().catch(() => 0);
+    return result;
+  }
+
+  /**
+   * The lease as it stands once its owner is proven dead, if it is abandoned. The listing may be
+   * older than the owner's last rewrite (binding its agent child keeps the nonce), so it is read
+   * again after the death is proven: from then on nobody can change it.
+   */
+  private async abandonedLease(entry: SlotEntry & { kind: 'lease' }, options: SweepOptions, result: SweepResult): Promise<SlotEntry | undefined> {
+    // Another machine's processes cannot be checked from here: no proof, no reclaim.
+    if (entry.lease.hostname !== this.hostname) return undefined;
+    if ((await processLiveness({ pid: entry.lease.ownerPid, startTime: entry.lease.ownerStartTime })) !== 'dead') return undefined;
+    const settled = await this.store.read(entry.index);
+    if (settled?.kind !== 'lease' || settled.lease.nonce !== entry.lease.nonce) return undefined;
+    const lease = settled.lease;
+    if (lease.childPid === undefined || lease.childStartTime === undefined) return settled;
+    const child = { pid: lease.childPid, startTime: lease.childStartTime };
+    const childLiveness = await processLiveness(child);
+    if (childLiveness === 'dead') return settled;
+    if (childLiveness === 'unknown' || !options.killOrphans) return undefined;
+    if (await killIdentified(child, 'SIGKILL')) {
+      result.killedOrphans.push(child.pid);
+      this.log.info(`killed agent process ${child.pid} (${lease.label}): its window ${lease.windowId} is gone`);
+    }
+    return (await this.waitUntilDead(child)) ? settled : undefined;
+  }
+
+  private async waitUntilDead(child: ProcessIdentity): Promise<boolean> {
+    // Waits on the kernel, not on our clock: SIGKILL takes effect within milliseconds.
+    for (let waited = 0; waited < ORPHAN_DEATH_WAIT_MS; waited += 20) {
+      if ((await processLiveness(child)) === 'dead') return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  }
+}
+
+function describeLease(entry: SlotEntry): string {
+  return entry.kind === 'lease'
+    ? `window ${entry.lease.windowId} (pid ${entry.lease.ownerPid}, ${entry.lease.label})`
+    : `an unreadable slot file (${entry.badKind})`;
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { AgentPoolError, errorMessage } from '../common/errors';
+
+/**
+ * The file operations the registry and the slot budget use, injectable so tests can make a real
+ * directory fail the way a full disk or a quota would on one exact call.
+ */
+export type FileSystem = Pick<
+  typeof fsp,
+  'mkdir' | 'stat' | 'lstat' | 'chmod' | 'readdir' | 'readFile' | 'writeFile' | 'rename' | 'link' | 'unlink' | 'rmdir'
+>;
+
+export const nodeFileSystem: FileSystem = fsp;
+
+/** Errors that mean "this directory cannot hold our files now": nothing may be granted on top of them. */
+const UNUSABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EFBIG', 'EMLINK', 'ELOOP']);
+
+export function isUnusableDirectoryError(error: unknown): boolean {
+  return UNUSABLE_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
+}
+
+export function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException)?.code;
+}
+
+export function unusableDirectoryMessage(directory: string, error: unknown): string {
+  const code = errorCode(error);
+  const why =
+    code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
+      ? 'the disk or your quota is full'
+      : code === 'EROFS'
+        ? 'it is on a read-only file system'
+        : code === 'ENOTDIR'
+          ? 'a file stands where a directory should be'
+          : 'it is not writable';
+  return (
+    `The Agent Pool registry directory ${directory} cannot be used because ${why} (${code ?? errorMessage(error)}). ` +
+    'Free some space or fix its permissions, or point agentPool.registryDirectory at a writable directory private to you.'
+  );
+}
+
+/** On POSIX, files and directories of other users are never trusted; Windows has no uid to compare. */
+export function isOwnedByCurrentUser(stats: Stats): boolean {
+  const uid = process.getuid?.();
+  return uid === undefined || stats.uid === uid;
+}
+
+/**
+ * Creates `directory` (and parents) with mode 0700 and checks it: it must be a real directory of
+ * ours. A directory of ours that others can read is narrowed to 0700 rather than refused.
+ * Returns a warning to log when it had to narrow the mode.
+ */
+export async function ensurePrivateDirectory(directory: string, fs: FileSystem = nodeFileSystem): Promise<string | undefined> {
+  try {
+    await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
+  }
+  const stats = await fs.lstat(directory);
+  if (!stats.isDirectory()) {
+    throw new AgentPoolError(
+      'REGISTRY_UNAVAILABLE',
+      `The Agent Pool registry path ${directory} is not a directory (a file or a symbolic link stands there). ` +
+        'Remove it, or point agentPool.registryDirectory elsewhere.',
+    );
+  }
+  if (!isOwnedByCurrentUser(stats)) {
+    throw new AgentPoolError(
+      'REGISTRY_UNSAFE',
+      `The Agent Pool registry directory ${directory} belongs to user ${stats.uid}, not to you. ` +
+        'Point agentPool.registryDirectory at a directory of your own.',
+    );
+  }
+  if (process.platform !== 'win32' && (stats.mode & 0o077) !== 0) {
+    await fs.chmod(directory, 0o700);
+    return `narrowed ${directory} from mode ${(stats.mode & 0o777).toString(8)} to 700: it must be private to you`;
+  }
+  return undefined;
+}
+
+/** `<pid>-<random>.tmp`: the pid lets a sweeper remove temp files of processes that died mid-write. */
+export function tempFilePath(tempDirectory: string): string {
+  return path.join(tempDirectory, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+export function tempFileOwnerPid(fileName: string): number | undefined {
+  const match = /^(\d+)-[0-9a-f]+\.tmp$/.exec(fileName);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Writes a complete temp file, readable only by us; the caller links or renames it into place. */
+export async function writeTempFile(tempDirectory: string, content: string, fs: FileSystem = nodeFileSystem): Promise<string> {
+  const tempPath = tempFilePath(tempDirectory);
+  try {
+    await fs.writeFile(tempPath, content, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    await unlinkQuietly(tempPath, fs);
+    throw error;
+  }
+  return tempPath;
+}
+
+/** Temp file, then rename: a reader sees the old file or the new one, never half of either. */
+export async function writeFileAtomically(
+  tempDirectory: string,
+  target: string,
+  content: string,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
+  const tempPath = await writeTempFile(tempDirectory, content, fs);
+  try {
+    await renameWithRetry(tempPath, target, fs);
+  } catch (error) {
+    await unlinkQuietly(tempPath, fs);
+    throw error;
+  }
+}
+
+/** Windows refuses a rename while a reader has the target open (EPERM/EBUSY): retry briefly. */
+async function renameWithRetry(from: string, to: string, fs: FileSystem): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.rename(from, to);
+      return;
+    } catch (error) {
+      const transient = process.platform === 'win32' && (errorCode(error) === 'EPERM' || errorCode(error) === 'EBUSY');
+      if (!transient || attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * (attempt + 1)));
+    }
+  }
+}
+
+/** Unlinks, treating "already gone" as success. Returns whether this call removed the file. */
+export async function unlinkQuietly(file: string, fs: FileSystem = nodeFileSystem): Promise<boolean> {
+  try {
+    await fs.unlink(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

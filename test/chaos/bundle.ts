@@ -1,0 +1,37 @@
+import * as esbuild from 'esbuild';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const built = new Map<string, Promise<string>>();
+
+/**
+ * Bundles a TypeScript entry (a child process for tests and chaos) into one CommonJS file, so that
+ * a hundred children start as plain `node file.cjs` in tens of milliseconds instead of each
+ * compiling TypeScript on start.
+ */
+export function bundleEntry(entry: string): Promise<string> {
+  const absolute = path.resolve(entry);
+  let result = built.get(absolute);
+  if (!result) {
+    result = (async () => {
+      const directory = mkdtempSync(path.join(os.tmpdir(), 'agent-pool-bundle-'));
+      process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+      const outfile = path.join(directory, `${path.basename(entry, '.ts')}.cjs`);
+      await esbuild.build({
+        entryPoints: [absolute],
+        outfile,
+        bundle: true,
+        format: 'cjs',
+        platform: 'node',
+        target: 'node20',
+        logLevel: 'error',
+      });
+      return outfile;
+    })();
+    built.set(absolute, result);
+  }
+  return result;
+}
+
+export const ACTOR_ENTRY = path.join(__dirname, 'actor.ts');

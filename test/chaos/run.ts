@@ -1,0 +1,65 @@
+/**
+ * Fault tests of the registry and the global agent budget with real processes (`npm run chaos`).
+ * Ends with ONE JSON line of figures on stdout; exits 1 if an invariant broke.
+ * CHAOS_SCALE=small (or --small) runs a reduced version in well under a minute.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { badFileBarrage } from './badFiles';
+import { ACTOR_ENTRY, bundleEntry } from './bundle';
+import type { ChaosContext, Scale } from './common';
+import { raceForTheCap } from './race';
+import { killAndFreezeStorm } from './storm';
+import { deadAndFrozenWindows } from './windows';
+
+async function main(): Promise<number> {
+  const scale: Scale = process.env.CHAOS_SCALE === 'small' || process.argv.includes('--small') ? 'small' : 'full';
+  const base = mkdtempSync(path.join(os.tmpdir(), 'agent-pool-chaos-'));
+  const violations: string[] = [];
+  const startedAt = performance.now();
+  const context: ChaosContext = {
+    scale,
+    base,
+    note: (message) => process.stderr.write(`[chaos ${((performance.now() - startedAt) / 1000).toFixed(1)}s] ${message}\n`),
+    violation: (message) => {
+      violations.push(message);
+      process.stderr.write(`[chaos] INVARIANT BROKEN: ${message}\n`);
+    },
+  };
+  await bundleEntry(ACTOR_ENTRY);
+  // CHAOS_ONLY=storm (comma-separated phases) runs part of the suite, for investigating one failure.
+  const only = process.env.CHAOS_ONLY?.split(',');
+  const wanted = (phase: string) => !only || only.includes(phase);
+  const race = wanted('race') ? await raceForTheCap(context) : undefined;
+  const storm = wanted('storm') ? await killAndFreezeStorm(context) : undefined;
+  const badFiles = wanted('bad-files') ? await badFileBarrage(context) : undefined;
+  const windows = wanted('windows') ? await deadAndFrozenWindows(context) : undefined;
+  const figures = {
+    chaos: 'registry+budget',
+    scale,
+    ok: violations.length === 0,
+    violations,
+    durationMs: Math.round(performance.now() - startedAt),
+    cores: os.cpus().length,
+    node: process.version,
+    race,
+    kills: storm?.kills,
+    freezes: storm?.freezes,
+    badFiles,
+    deadWindows: windows?.deadWindows,
+    frozenWindow: windows?.frozenWindow,
+  };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+  if (violations.length === 0) rmSync(base, { recursive: true, force: true });
+  else context.note(`kept ${base} for inspection`);
+  return violations.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`[chaos] failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(2);
+  },
+);
