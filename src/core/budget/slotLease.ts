@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { literal, number, optional, shapeProblems, text } from '../common/shape';
 
 /**
  * The content of one slot file: who holds the slot (the owning process, its window) and, once
@@ -20,23 +20,22 @@ export interface SlotLease {
   childStartTime?: string;
 }
 
-const leaseSchema = z.object({
-  schema: z.literal(1),
-  nonce: z.string().regex(/^[0-9a-f]{16,64}$/),
-  ownerPid: z.number().int().positive(),
-  ownerStartTime: z.string().min(1),
-  hostname: z.string(),
-  windowId: z.string().min(1),
-  label: z.string(),
-  acquiredAt: z.number(),
-  childPid: z.number().int().positive().optional(),
-  childStartTime: z.string().min(1).optional(),
-});
+const LEASE_FIELDS = {
+  schema: literal(1),
+  nonce: text({ pattern: /^[0-9a-f]{16,64}$/ }),
+  ownerPid: number({ integer: true, min: 1 }),
+  ownerStartTime: text({ minLength: 1 }),
+  hostname: text(),
+  windowId: text({ minLength: 1 }),
+  label: text(),
+  acquiredAt: number(),
+  childPid: optional(number({ integer: true, min: 1 })),
+  childStartTime: optional(text({ minLength: 1 })),
+};
 
 export function validateLease(value: unknown): { ok: true; value: SlotLease } | { ok: false; detail: string } {
-  const parsed = leaseSchema.safeParse(value);
-  if (parsed.success) return { ok: true, value: parsed.data as SlotLease };
-  return { ok: false, detail: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ') };
+  const problems = shapeProblems(value, LEASE_FIELDS);
+  return problems ? { ok: false, detail: problems } : { ok: true, value: value as SlotLease };
 }
 
 export function newNonce(): string {

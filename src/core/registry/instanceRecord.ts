@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { listOf, literal, number, oneOf, optional, shapeProblems, text } from '../common/shape';
 import type { InstanceRecord } from './types';
 
 /** `YYYYMMDD_HHMMSS_<pid>_<8 hex>`, UTC, so ids sort in registration order whatever the time zone. */
@@ -37,28 +37,27 @@ export function metricsFileName(id: string): string {
   return `${id}${METRICS_SUFFIX}`;
 }
 
-const recordSchema = z.object({
-  schema: z.literal(1),
-  id: z.string().regex(INSTANCE_ID_PATTERN),
-  pid: z.number().int().positive(),
-  processStartTime: z.string().min(1),
-  hostname: z.string(),
-  workspaceName: z.string(),
-  workspaceFolders: z.array(z.string()),
-  extensionVersion: z.string(),
-  startedAt: z.number(),
-  lifecycle: z.enum(['ACTIVE', 'IDLE', 'COMPLETING']),
-  heartbeatSeq: z.number().int().nonnegative(),
-  heartbeatAt: z.number(),
-  address: z.string().optional(),
-});
+const RECORD_FIELDS = {
+  schema: literal(1),
+  id: text({ pattern: INSTANCE_ID_PATTERN }),
+  pid: number({ integer: true, min: 1 }),
+  processStartTime: text({ minLength: 1 }),
+  hostname: text(),
+  workspaceName: text(),
+  workspaceFolders: listOf(text()),
+  extensionVersion: text(),
+  startedAt: number(),
+  lifecycle: oneOf(['ACTIVE', 'IDLE', 'COMPLETING']),
+  heartbeatSeq: number({ integer: true, min: 0 }),
+  heartbeatAt: number(),
+  address: optional(text()),
+};
 
 /** Validates a parsed record; `expectedId` is the id its file name claims. */
 export function validateRecord(value: unknown, expectedId: string): { ok: true; value: InstanceRecord } | { ok: false; detail: string } {
-  const parsed = recordSchema.safeParse(value);
-  if (!parsed.success) {
-    return { ok: false, detail: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ') };
-  }
-  if (parsed.data.id !== expectedId) return { ok: false, detail: `id ${parsed.data.id} does not match the file name` };
-  return { ok: true, value: parsed.data as InstanceRecord };
+  const problems = shapeProblems(value, RECORD_FIELDS);
+  if (problems) return { ok: false, detail: problems };
+  const record = value as InstanceRecord;
+  if (record.id !== expectedId) return { ok: false, detail: `id ${record.id} does not match the file name` };
+  return { ok: true, value: record };
 }
