@@ -65,6 +65,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     },
   });
   const current = service;
+  // Registration, budget and pools start after activation returns: activation stays fast.
+  const startup = current.start();
   context.subscriptions.push(log, { dispose: () => void current.shutdown() });
 
   const transcripts = new TranscriptProvider();
@@ -82,6 +84,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     () => current.pools().reduce((n, p) => n + p.agents.filter((a) => a.state === 'busy').length, 0),
   );
   const changed = new vscode.EventEmitter<void>();
+  // Context keys and the API's onDidChange follow changes debounced, like the status bar and tree.
+  let changeTimer: NodeJS.Timeout | undefined;
+  const afterChange = () => {
+    changeTimer ??= setTimeout(() => {
+      changeTimer = undefined;
+      updateContextKeys();
+      changed.fire();
+    }, 150);
+  };
   const updateContextKeys = () => {
     const pools = current.pools();
     void vscode.commands.executeCommand('setContext', ContextKeys.hasPools, pools.length > 0);
@@ -89,6 +100,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     void vscode.commands.executeCommand('setContext', ContextKeys.noProfile, needsProfile());
   };
   context.subscriptions.push(
+    { dispose: () => clearTimeout(changeTimer) },
     transcripts,
     metricsPanel,
     statusBar,
@@ -99,19 +111,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       statusBar.scheduleRender();
       tree.scheduleRefresh();
       metricsPanel.scheduleRender();
-      updateContextKeys();
-      changed.fire();
+      afterChange();
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration(CONFIG_SECTION)) return;
       settings = settingsReader.read();
-      void current.applySettings(settings).catch((error) => log.error(`applying settings: ${errorMessage(error)}`));
-      updateContextKeys();
+      current.applySettings(settings).then(
+        (notes) => notes.forEach((note) => void vscode.window.showInformationMessage(`Agent Pool: ${note}`)),
+        (error) => log.error(`applying settings: ${errorMessage(error)}`),
+      );
+      afterChange();
       tree.scheduleRefresh();
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       statusBar.scheduleRender();
-      void startPools(current, context.workspaceState, settings, log);
+      // After start(): pools need the registry and budget, and start() itself starts pools if trusted by then.
+      void startup.then(() => startPools(current, context.workspaceState, settings, log));
     }),
     ...registerCommands({
       service: current,
@@ -135,9 +150,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   };
   updateContextKeys();
 
-  // Registration, budget and pools start after activation returns: activation stays fast.
-  void current
-    .start()
+  void startup
     .then(() => {
       statusBar.renderNow();
       tree.refreshNow();

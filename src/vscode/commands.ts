@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
 import { formatJson } from '../core/metrics/formats';
@@ -153,7 +154,10 @@ async function exportMetrics(service: AgentPoolService, format?: 'json' | 'prome
     target ??
     (await vscode.window.showSaveDialog({
       title: 'Export Agent Pool metrics',
-      defaultUri: vscode.Uri.file(`agent-pool-metrics.${kind === 'json' ? 'json' : 'prom'}`),
+      defaultUri: vscode.Uri.joinPath(
+        vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir()),
+        `agent-pool-metrics.${kind === 'json' ? 'json' : 'prom'}`,
+      ),
       filters: kind === 'json' ? { JSON: ['json'] } : { 'Prometheus text': ['prom', 'txt'] },
     }));
   if (!uri) return undefined;

@@ -27,6 +27,8 @@ export class MetricsPanel implements vscode.Disposable {
         retainContextWhenHidden: false,
       });
       this.panel.onDidDispose(() => (this.panel = undefined));
+      // Renders are skipped while hidden; catch up when the panel is shown again.
+      this.panel.onDidChangeViewState((event) => event.webviewPanel.visible && this.render());
     }
     this.render();
   }

@@ -51,7 +51,9 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     await service.start();
     if (service.registrationProblem) io.err(`agent-pool: running unregistered: ${service.registrationProblem}\n`);
     service.profile(options.profile);
+    if (abort.signal.aborted) return EXIT_CANCELLED;
     await service.startPool(options.profile, { minAgents: 1, maxAgents: 1, autoscale: false });
+    if (abort.signal.aborted) return EXIT_CANCELLED;
     let endsWithNewline = true;
     const result = await service.run(prompt, {
       profiles: [options.profile],

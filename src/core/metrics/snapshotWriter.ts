@@ -86,6 +86,7 @@ export class SnapshotWriter implements Disposable {
 
   /** The heartbeat: write now whether or not anything changed, so readers see a fresh `seq`. */
   heartbeat(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
     this.dirty = true;
     return this.flush();
   }
@@ -93,7 +94,8 @@ export class SnapshotWriter implements Disposable {
   /** Writes pending changes now (waits for a write in flight first). */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
-    if (!this.dirty) return;
+    // A closed writer never writes again: the window may have deregistered, and a late write would bring its file back.
+    if (!this.dirty || this.disposed) return;
     this.cancelTimer();
     await this.writeNow();
   }

@@ -245,8 +245,9 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   if (!existsSync(guardianScript)) {
     throw new AgentError('AGENT_SPAWN_FAILED', `Agent profile "${options.profile}": the process guardian ${guardianScript} is missing; the extension is incomplete (run npm run build).`, details);
   }
-  options.signal?.throwIfAborted();
   const { execa } = await loadExeca();
+  // After the import: an abort that landed while it loaded must still stop the start.
+  options.signal?.throwIfAborted();
   const common = { shell: false, detached: true, buffer: false, reject: false, cleanup: false, windowsHide: true, cwd: options.cwd, extendEnv: false } as const;
   const agent = execa(resolved, options.args, { ...common, stdio: ['pipe', 'pipe', 'pipe'], env: options.env }) as unknown as ChildProcess & Promise<unknown>;
   void agent.catch(() => undefined);
@@ -281,15 +282,16 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
         options.signal?.removeEventListener('abort', onAbort);
         resolve();
       });
-      agent.once('error', (error: NodeJS.ErrnoException) =>
+      agent.once('error', (error: NodeJS.ErrnoException) => {
+        options.signal?.removeEventListener('abort', onAbort);
         reject(
           new AgentError(
             'AGENT_SPAWN_FAILED',
             `Agent profile "${options.profile}": could not start "${resolved}" (${error.code ?? 'error'}: ${error.message}). Check agentPool.profiles.${options.profile}.command.`,
             { ...details, cause: error },
           ),
-        ),
-      );
+        );
+      });
     });
   } catch (error) {
     if (pid !== undefined) {

@@ -62,6 +62,8 @@ export class AgentPoolService implements Disposable {
   private profileTable: Record<string, AgentProfile>;
   private heartbeatTimer: TimerHandle | undefined;
   private shuttingDown: Promise<void> | undefined;
+  private disposed = false;
+  private starting: Promise<void> | undefined;
 
   readonly registry: FileInstanceRegistry;
   private budgetInstance: AgentBudget | undefined;
@@ -105,8 +107,17 @@ export class AgentPoolService implements Disposable {
     return this.collectorInstance;
   }
 
-  /** Registers this window and starts metrics; pools start separately (startPool / restore). */
-  async start(): Promise<void> {
+  /**
+   * Registers this window and starts metrics; pools start separately (startPool / restore).
+   * A shutdown that arrives while this runs wins: each step after an await checks for it, so nothing
+   * is left running or spawned after deactivate.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startInOrder();
+    return this.starting;
+  }
+
+  private async startInOrder(): Promise<void> {
     const { settings, workspace, extensionVersion, log } = this.options;
     let windowId = `unregistered-${process.pid}`;
     try {
@@ -116,7 +127,8 @@ export class AgentPoolService implements Disposable {
       this.registrationProblem = errorMessage(error);
       log('error', `This window could not register in ${this.directory}: ${this.registrationProblem}`);
     }
-    this.budgetInstance = await SlotFileBudget.open({
+    if (this.shuttingDown) return;
+    const budget = await SlotFileBudget.open({
       directory: this.directory,
       maxAgentsTotal: settings.maxAgentsTotal,
       maxAgentsPerWindow: settings.maxAgentsPerWindow,
@@ -124,6 +136,8 @@ export class AgentPoolService implements Disposable {
       clock: this.clock,
       log: this.coreLogger('budget'),
     });
+    if (this.shuttingDown) return budget.dispose();
+    this.budgetInstance = budget;
     this.disposables.add(this.budgetInstance.onDidChange(() => this.changed.fire()));
     this.managerInstance = new PoolManager({
       resolveProfile: (name) => this.profile(name),
@@ -141,6 +155,7 @@ export class AgentPoolService implements Disposable {
     const restored = this.options.metricsStateStore
       ? await loadPreviousMetrics(this.options.metricsStateStore, (id) => this.registry.instances().some((i) => i.record.id === id && i.health !== 'dead'))
       : undefined;
+    if (this.shuttingDown) return;
     const manager = this.managerInstance;
     this.collectorInstance = new MetricsCollector({ instanceId: windowId, clock: this.clock, restored });
     this.disposables.add(this.collectorInstance.attach({ onDidEmit: manager.onDidEvent, snapshot: () => manager.list() }));
@@ -158,7 +173,7 @@ export class AgentPoolService implements Disposable {
       this.writer.markDirty();
       this.scheduleHeartbeatWrite();
     }
-    await this.aggregator.start();
+    if (!this.shuttingDown) await this.aggregator.start();
   }
 
   profiles(): Record<string, AgentProfile> {
@@ -237,30 +252,59 @@ export class AgentPoolService implements Disposable {
     this.changed.fire();
   }
 
-  /** Applies new settings live: pools are resized and re-tuned; profile changes apply to new agents. */
-  async applySettings(settings: Settings): Promise<void> {
+  /**
+   * Applies new settings. Pool sizes apply live to running pools; every other pool setting, and a
+   * changed profile, applies to pools started from now on; the budget, the registry directory and
+   * the heartbeat apply after a window reload. Returns one sentence per setting that is not live
+   * yet, naming it, so the caller can say so.
+   */
+  async applySettings(settings: Settings): Promise<string[]> {
     const previous = this.settings;
     this.settings = settings;
     this.profileTable = resolveProfiles(settings.profiles, this.options.distDirectory);
+    const pools = this.pools();
     if (previous.pool.minAgents !== settings.pool.minAgents || previous.pool.maxAgents !== settings.pool.maxAgents) {
-      for (const pool of this.pools()) this.manager.scale(pool.profile, { minAgents: settings.pool.minAgents, maxAgents: settings.pool.maxAgents });
+      for (const pool of pools) this.manager.scale(pool.profile, { minAgents: settings.pool.minAgents, maxAgents: settings.pool.maxAgents });
     }
+    const notes: string[] = [];
+    const changedPoolKeys = (Object.keys(settings.pool) as Array<keyof Settings['pool']>).filter(
+      (key) => key !== 'minAgents' && key !== 'maxAgents' && settings.pool[key] !== previous.pool[key],
+    );
+    if (pools.length > 0 && (changedPoolKeys.length > 0 || JSON.stringify(settings.profiles) !== JSON.stringify(previous.profiles))) {
+      const what = [...changedPoolKeys.map((key) => `agentPool.${SETTING_OF_POOL_KEY[key]}`), ...(JSON.stringify(settings.profiles) !== JSON.stringify(previous.profiles) ? ['agentPool.profiles'] : [])];
+      notes.push(`${what.join(', ')} apply to pools started from now on: run "Agent Pool: Stop Pool" and "Start Pool" to apply them to the running pool.`);
+    }
+    const reloadKeys = (['maxAgentsTotal', 'maxAgentsPerWindow', 'registryDirectory', 'heartbeatIntervalMs'] as const).filter((key) => settings[key] !== previous[key]);
+    if (reloadKeys.length > 0) notes.push(`${reloadKeys.map((key) => `agentPool.${key}`).join(', ')} take effect after a window reload (Developer: Reload Window).`);
     this.changed.fire();
+    return notes;
   }
 
-  /** Stop accepting work, drain within the pools' grace, kill agents, release slots, last snapshot, deregister. */
+  /**
+   * Stop accepting work, let turns finish within the pools' grace, kill agents, and only then
+   * release the budget's slots (another window may take a slot only once our agent is dead), write
+   * the last snapshot, deregister.
+   */
   shutdown(): Promise<void> {
     this.shuttingDown ??= (async () => {
+      // A start in flight stops at its next step; let it, so nothing it creates is left behind.
+      await this.starting?.catch(() => undefined);
       if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
       await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
       await this.writer?.close({ flush: true }).catch(() => undefined);
       await this.registry.deregister().catch((error) => this.options.log('warn', `deregistering: ${errorMessage(error)}`));
-      this.dispose();
+      this.teardown();
     })();
     return this.shuttingDown;
   }
 
+  /** Disposable entry point: the same ordered shutdown, not awaited. */
   dispose(): void {
+    void this.shutdown();
+  }
+
+  private teardown(): void {
+    this.disposed = true;
     if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
     this.writer?.dispose();
     this.collectorInstance?.dispose();
@@ -291,6 +335,7 @@ export class AgentPoolService implements Disposable {
   }
 
   private assertSpawnAllowed(): void {
+    if (this.shuttingDown) throw new AgentPoolError('SERVICE_CLOSED', 'Agent Pool is shutting down; no agent is started.');
     const reason = this.options.spawnBlockedReason();
     if (reason) throw new AgentPoolError('SPAWN_BLOCKED', reason);
   }
@@ -299,7 +344,7 @@ export class AgentPoolService implements Disposable {
   private scheduleHeartbeatWrite(): void {
     this.heartbeatTimer = this.clock.setTimeout(() => {
       void this.writer?.heartbeat().finally(() => {
-        if (!this.shuttingDown) this.scheduleHeartbeatWrite();
+        if (!this.shuttingDown && !this.disposed) this.scheduleHeartbeatWrite();
       });
     }, this.settings.heartbeatIntervalMs);
     this.heartbeatTimer.unref?.();
@@ -314,6 +359,21 @@ export class AgentPoolService implements Disposable {
     };
   }
 }
+
+/** The setting behind each pool option, for messages. */
+const SETTING_OF_POOL_KEY: Record<keyof Settings['pool'], string> = {
+  minAgents: 'pool.minAgents',
+  maxAgents: 'pool.maxAgents',
+  strategy: 'pool.strategy',
+  queueLimit: 'pool.queueLimit',
+  acquireTimeoutMs: 'pool.acquireTimeoutMs',
+  idleWatchdogMs: 'pool.idleWatchdogSeconds',
+  turnDeadlineMs: 'pool.turnDeadlineSeconds',
+  scaleDownAfterMs: 'pool.scaleDownAfterSeconds',
+  recycleMaxAgeMs: 'recycle.maxAgeMinutes',
+  recycleMaxTurns: 'recycle.maxTurns',
+  recycleMaxMemoryBytes: 'recycle.maxMemoryMB',
+};
 
 export function defaultMetricsStatePath(directory: string, workspaceKey: string): string {
   return join(directory, 'metrics-state', `${workspaceKey}.json`);

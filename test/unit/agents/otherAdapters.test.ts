@@ -212,6 +212,18 @@ describe('plain one-shot adapter', function () {
     assert.match(error.message, /model refused the edit/);
   });
 
+  it('refuses a prompt that the CLI would read as an option, without starting a process', async () => {
+    const agent = tracker.create(aiderLike());
+    await agent.start();
+    const sessionId = await agent.openSession({ cwd: os.tmpdir() });
+    const spawned: number[] = [];
+    agent.onDidSpawn((identity) => spawned.push(identity.pid));
+    const error = await rejectionOf(agent.prompt({ sessionId, text: '--dangerously-skip-permissions' }));
+    assert.equal(error.code, 'AGENT_REQUEST_FAILED');
+    assert.match(error.message, /may not start with "-"/);
+    assert.deepEqual(spawned, []);
+  });
+
   it('kill() ends a running turn as cancelled and fires one expected exit', async () => {
     const agent = tracker.create(aiderLike());
     await agent.start();

@@ -79,11 +79,12 @@ describe('process control: guardian, process groups, tree memory', function () {
       const grandchild = await waitUntil(() => processTreePids(agentPid).find((candidate) => candidate !== agentPid), 3000, 'the helper child');
       owner.kill('SIGKILL');
       await once(owner, 'exit');
-      const elapsed = await waitForProcessGone(agentPid, 1000);
-      await waitForProcessGone(grandchild, 500);
-      await waitForProcessGone(guardianPid, 1000);
+      // Typically gone within 20 ms; the bounds leave room for a loaded 2-core machine (the guardian runs niced).
+      const elapsed = await waitForProcessGone(agentPid, 3000);
+      await waitForProcessGone(grandchild, 3000);
+      await waitForProcessGone(guardianPid, 3000);
       assert.deepEqual(processGroupMembers(agentPid), []);
-      assert.ok(elapsed < 500, `agent gone ${elapsed.toFixed(0)} ms after the owner's death`);
+      assert.ok(elapsed < 2000, `agent gone ${elapsed.toFixed(0)} ms after the owner's death`);
       if (process.env.AGENT_POOL_REPORT_TIMINGS) console.log(`      agent gone ${elapsed.toFixed(0)} ms after the owner's SIGKILL`);
     } finally {
       owner.kill('SIGKILL');

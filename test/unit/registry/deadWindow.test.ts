@@ -52,7 +52,8 @@ describe('dead and frozen windows (real processes)', function () {
     assert.ok(registry.instances().some((view) => view.record.id === window.id));
     assert.equal(readdirSync(path.join(dir, 'slots')).filter((name) => name.startsWith('slot-')).length, 2);
 
-    const left = waitForEvent(registry.onDidChange, (change) => change.kind === 'left' && change.id === window.id, 3_000);
+    // Wait longer than the goal, so a slow detection fails on the figure below rather than on a timeout.
+    const left = waitForEvent(registry.onDidChange, (change) => change.kind === 'left' && change.id === window.id, 10_000);
     const killedAt = performance.now();
     window.actor.kill('SIGKILL');
     await left;

@@ -53,10 +53,43 @@ describe('AgentPoolService (registry + budget + pool + metrics, real demo agents
     assert.equal(service.budget().usedHere, 1);
     await waitForEvent(service.aggregator.onDidChange, (view) => view.totals.prompts.total === 1);
     assert.equal(service.aggregate().totals.agentsHere, 1);
+    const agentPids = service.pools().flatMap((pool) => pool.agents.map((agent) => agent.pid));
     await service.shutdown();
     assert.deepEqual(readdirSync(join(directory, 'instances')), []);
     assert.deepEqual(readdirSync(join(directory, 'slots')).filter((name) => name.startsWith('slot-')), []);
+    const left = demoProcesses().filter((pid) => !before.has(pid));
+    if (left.length) console.log('LEFT', left, 'agents were', agentPids, left.map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0, 80)));
+    assert.deepEqual(left, []);
+  });
+
+  it('dispose() frees the budget slots only after the agents are dead', async () => {
+    const service = serviceIn(directory);
+    await service.start();
+    await service.startPool('demo');
+    const pids = service.pools().flatMap((pool) => pool.agents.map((agent) => agent.pid!));
+    assert.equal(pids.length, 1);
+    // Whenever the budget shows a slot freed, the agent that held it must already be gone.
+    const aliveWhenFreed: number[] = [];
+    service['budgetInstance']!.onDidChange((snapshot) => {
+      if (snapshot.usedHere === 0) aliveWhenFreed.push(...pids.filter((pid) => demoProcesses().includes(pid)));
+    });
+    const done = waitForEvent(service['budgetInstance']!.onDidChange, (snapshot) => snapshot.usedHere === 0, 15_000);
+    service.dispose();
+    await done;
+    await service.shutdown(); // the same shutdown dispose() started; lets it finish before the directory goes
+    assert.deepEqual(aliveWhenFreed, []);
+  });
+
+  it('starts nothing when shut down while still starting', async () => {
+    const before = new Set(demoProcesses());
+    const service = serviceIn(directory);
+    const starting = service.start();
+    const stopping = service.shutdown();
+    await starting;
+    await stopping;
+    await assert.rejects(service.startPool('demo'), /shutting down/);
     assert.deepEqual(demoProcesses().filter((pid) => !before.has(pid)), []);
+    assert.deepEqual(readdirSync(join(directory, 'instances')), []);
   });
 
   it('spawns nothing and says why when spawning is blocked (Restricted Mode)', async () => {

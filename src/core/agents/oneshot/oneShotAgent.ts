@@ -62,6 +62,15 @@ export class OneShotAgent implements AgentConnection {
 
   async prompt(request: PromptRequest): Promise<PromptResult> {
     if (!this.started || this.stopped) throw this.notRunning();
+    if (request.text.startsWith('-')) {
+      // Passed as its own argument, such a prompt would be read as an option of the CLI
+      // (e.g. --dangerously-skip-permissions); no shell is involved, but the flag would be.
+      throw new AgentError(
+        'AGENT_REQUEST_FAILED',
+        `Agent profile "${this.profile.name}" runs one process per prompt with the prompt as an argument, so a prompt may not start with "-": ${this.profile.command} would read it as an option. Start the prompt with a word.`,
+        { profile: this.profile.name, command: this.profile.command },
+      );
+    }
     const hasPlaceholder = this.profile.args.some((arg) => arg.includes(PROMPT_PLACEHOLDER));
     const args = hasPlaceholder ? this.profile.args.map((arg) => arg.split(PROMPT_PLACEHOLDER).join(request.text)) : [...this.profile.args, request.text];
     const sentAt = performance.now();
