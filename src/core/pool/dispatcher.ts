@@ -68,6 +68,17 @@ export class Dispatcher {
     return this.queue.size - this.targeted;
   }
 
+  /**
+   * The lease at once when an idle agent can take the request now, without a promise; undefined
+   * when it must go through `acquire` (queued work first, a target agent, a closed pool or circuit).
+   */
+  acquireNow(options: AcquireOptions, task = options.task): Lease | undefined {
+    const { host } = this;
+    if (host.closed || host.breaker.state === 'open' || options.agentId !== undefined) return undefined;
+    if (this.queue.size > 0 || this.table.idle.length === 0) return undefined;
+    return this.serveNow(options, task);
+  }
+
   /** `task` overrides options.task as the agent's current task (run() passes the prompt's start). */
   acquire(options: AcquireOptions, task = options.task): Promise<Lease> {
     const { host } = this;

@@ -105,8 +105,21 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 
   /** acquire + one turn + release. Events stream to `options.onEvent`. */
-  async run(prompt: string, options: RunOptions = {}): Promise<RunResult> {
-    const lease = await this.dispatcher.acquire(options, options.task ?? prompt.slice(0, 80));
+  run(prompt: string, options: RunOptions = {}): Promise<RunResult> {
+    let task: string | undefined;
+    let lease: Lease | undefined;
+    try {
+      task = options.task ?? prompt.slice(0, 80);
+      // A warm agent is handed out synchronously: the round trip pays no wait for the lease.
+      lease = this.dispatcher.acquireNow(options, task);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (lease) return this.runOnLease(lease, prompt, options);
+    return this.dispatcher.acquire(options, task).then((queued) => this.runOnLease(queued, prompt, options));
+  }
+
+  private async runOnLease(lease: Lease, prompt: string, options: RunOptions): Promise<RunResult> {
     try {
       const result = (await lease.prompt(prompt, options)) as RunResult;
       result.agentId = lease.agentId;
@@ -283,6 +296,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
     // 2 to 4: see shutdownPool.
     await shutdownPool(this, this.supervisor);
+    this.turns.dispose();
     this.events.dispose();
   }
 

@@ -29,97 +29,190 @@ export interface TurnHooks {
 }
 
 /**
- * Runs one prompt under supervision. A single timer serves both the idle watchdog (no event for
- * `idleWatchdogMs`) and the deadline: it re-arms itself for whichever comes first, so a chatty turn
- * costs no timer churn per event.
+ * One timer for every running turn of a pool, serving both the idle watchdog (no event for
+ * `idleWatchdogMs`) and the deadline. A turn only records when it last heard from its agent; the
+ * timer, armed for the earliest due time, checks the turns when it fires and re-arms for the next.
+ * A turn that ends just leaves the set (the timer goes once none is left): a chatty turn costs
+ * no timer churn per event, and concurrent turns share one timer.
  */
-export function superviseTurn(connection: AgentConnection, request: TurnRequest, limits: TurnLimits, hooks: TurnHooks, control?: TurnControl): Promise<PromptResult> {
-  const { clock } = limits;
-  const startedAt = clock.monotonicNow();
-  const deadlineAt = startedAt + limits.turnDeadlineMs;
-  let lastEventAt = startedAt;
-  let firstEventAt: number | undefined;
-  let text = '';
-  let settled = false;
-  let watchdog: TimerHandle | undefined;
-  let cancelGrace: TimerHandle | undefined;
+export class TurnWatchdog {
+  private readonly turns = new Set<SupervisedTurn>();
+  private timer: TimerHandle | undefined;
+  private armedFor = Infinity;
 
-  return new Promise<PromptResult>((resolve, reject) => {
-    const finish = (error: unknown, result?: PromptResult) => {
-      if (settled) return;
-      settled = true;
-      if (watchdog) clock.clearTimeout(watchdog);
-      if (cancelGrace) clock.clearTimeout(cancelGrace);
-      request.signal?.removeEventListener('abort', onAbort);
-      if (error) reject(error);
-      else resolve(result!);
-    };
-    if (control) control.interrupt = (error) => finish(error);
+  constructor(private readonly clock: Clock) {}
 
-    const arm = () => {
-      const due = Math.min(lastEventAt + limits.idleWatchdogMs, deadlineAt);
-      watchdog = clock.setTimeout(check, Math.max(0, due - clock.monotonicNow()));
-      watchdog.unref?.();
-    };
-    const check = () => {
-      watchdog = undefined;
-      if (settled) return;
-      const now = clock.monotonicNow();
-      if (now >= deadlineAt) expire('deadline', now);
-      else if (now - lastEventAt >= limits.idleWatchdogMs) expire('idle', now);
-      else arm();
-    };
-    const expire = (kind: 'idle' | 'deadline', now: number) => {
-      const profile = connection.profile.name;
-      const error =
-        kind === 'idle'
-          ? new PoolError(
-              'TURN_IDLE_TIMEOUT',
-              `Agent "${profile}" sent nothing for ${Math.round(now - lastEventAt)} ms (idle watchdog ${limits.idleWatchdogMs} ms); the turn was cancelled and the agent is being restarted.`,
-            )
-          : new PoolError(
-              'TURN_DEADLINE_EXCEEDED',
-              `Agent "${profile}" did not finish the turn within ${limits.turnDeadlineMs} ms; the turn was cancelled and the agent is being restarted.`,
-            );
-      finish(error);
-      // Built only here: most turns never expire, and the hot path should not pay for it.
-      hooks.onExpired(
-        kind,
-        prompt.then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
-    };
+  watch(turn: SupervisedTurn): void {
+    this.turns.add(turn);
+    const due = turn.dueAt();
+    if (due < this.armedFor) this.arm(due);
+  }
 
-    const onAbort = () => {
-      if (settled || cancelGrace) return;
-      void connection.cancel(request.sessionId).catch(() => undefined);
-      cancelGrace = clock.setTimeout(() => {
-        if (settled) return;
-        finish(undefined, { stopReason: 'cancelled', text, totalMs: clock.monotonicNow() - startedAt, firstEventMs: firstEventMs() });
-        hooks.onCancelUnanswered();
-      }, limits.cancelGraceMs);
-    };
-    const firstEventMs = () => (firstEventAt === undefined ? undefined : firstEventAt - startedAt);
+  unwatch(turn: SupervisedTurn): void {
+    // Nothing left to watch: no timer may outlive the turns (a quiet pool schedules nothing).
+    if (this.turns.delete(turn) && this.turns.size === 0) this.dispose();
+  }
 
-    const prompt = connection.prompt({
-      sessionId: request.sessionId,
-      text: request.text,
-      onEvent: (event) => {
-        lastEventAt = clock.monotonicNow();
-        firstEventAt ??= lastEventAt;
-        if (event.kind === 'text' && event.text) text += event.text;
-        if (!settled) request.onEvent?.(event);
-      },
+  dispose(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    this.turns.clear();
+  }
+
+  private arm(due: number): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.armedFor = due;
+    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, due - this.clock.monotonicNow()));
+    this.timer.unref?.();
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = this.clock.monotonicNow();
+    let next = Infinity;
+    // A turn that expires leaves the set while we iterate, which a Set allows.
+    for (const turn of this.turns) {
+      if (turn.expireIfDue(now)) continue;
+      next = Math.min(next, turn.dueAt());
+    }
+    if (next < Infinity) this.arm(next);
+  }
+}
+
+/**
+ * Runs one prompt under supervision: the idle watchdog and deadline (through the pool's
+ * TurnWatchdog), and the caller's cancel with its grace. Methods rather than closures: one turn
+ * runs per prompt, and the hot path should allocate as little as it can.
+ */
+export class SupervisedTurn {
+  private readonly startedAt: number;
+  private readonly deadlineAt: number;
+  private lastEventAt: number;
+  private firstEventAt: number | undefined;
+  private text = '';
+  private settled = false;
+  private cancelGrace: TimerHandle | undefined;
+  private abortListener: (() => void) | undefined;
+  private prompt!: Promise<PromptResult>;
+  private resolve!: (result: PromptResult) => void;
+  private reject!: (error: unknown) => void;
+
+  constructor(
+    private readonly connection: AgentConnection,
+    private readonly request: TurnRequest,
+    private readonly limits: TurnLimits,
+    private readonly hooks: TurnHooks,
+    private readonly watchdog: TurnWatchdog,
+  ) {
+    this.startedAt = limits.clock.monotonicNow();
+    this.deadlineAt = this.startedAt + limits.turnDeadlineMs;
+    this.lastEventAt = this.startedAt;
+  }
+
+  run(control?: TurnControl): Promise<PromptResult> {
+    const settledPromise = new Promise<PromptResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
     });
-    prompt.then(
-      (result) => finish(undefined, { ...result, firstEventMs: result.firstEventMs ?? firstEventMs() }),
-      (error) => finish(error),
+    if (control) control.interrupt = (error) => this.finish(error);
+    const { request } = this;
+    this.prompt = this.connection.prompt({ sessionId: request.sessionId, text: request.text, onEvent: forwardEvents(this) });
+    this.prompt.then(
+      (result) => this.succeed(result),
+      (error: unknown) => this.finish(error),
     );
+    this.watchdog.watch(this);
+    const { signal } = request;
+    if (signal) {
+      if (signal.aborted) this.onAbort();
+      else {
+        this.abortListener = () => this.onAbort();
+        signal.addEventListener('abort', this.abortListener, { once: true });
+      }
+    }
+    return settledPromise;
+  }
 
-    arm();
-    if (request.signal?.aborted) onAbort();
-    else request.signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  /** When the watchdog or the deadline would fire, whichever comes first. */
+  dueAt(): number {
+    return Math.min(this.lastEventAt + this.limits.idleWatchdogMs, this.deadlineAt);
+  }
+
+  /** Called by the watchdog's timer: fails the turn if it went quiet too long or ran past its deadline. */
+  expireIfDue(now: number): boolean {
+    if (this.settled) {
+      this.watchdog.unwatch(this);
+      return true;
+    }
+    if (now >= this.deadlineAt) this.expire('deadline', now);
+    else if (now - this.lastEventAt >= this.limits.idleWatchdogMs) this.expire('idle', now);
+    else return false;
+    return true;
+  }
+
+  /** An event from the agent: feeds the watchdog, then the caller. */
+  receive(event: AgentStreamEvent): void {
+    this.lastEventAt = this.limits.clock.monotonicNow();
+    this.firstEventAt ??= this.lastEventAt;
+    if (event.kind === 'text' && event.text) this.text += event.text;
+    if (!this.settled) this.request.onEvent?.(event);
+  }
+
+  private succeed(result: PromptResult): void {
+    // The adapter's result is this turn's own object: complete it in place rather than copy it.
+    result.firstEventMs ??= this.firstEventMs();
+    this.finish(undefined, result);
+  }
+
+  private finish(error: unknown, result?: PromptResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.watchdog.unwatch(this);
+    if (this.cancelGrace) this.limits.clock.clearTimeout(this.cancelGrace);
+    if (this.abortListener) this.request.signal?.removeEventListener('abort', this.abortListener);
+    if (error) this.reject(error);
+    else this.resolve(result!);
+  }
+
+  private expire(kind: 'idle' | 'deadline', now: number): void {
+    const profile = this.connection.profile.name;
+    const { idleWatchdogMs, turnDeadlineMs } = this.limits;
+    const error =
+      kind === 'idle'
+        ? new PoolError(
+            'TURN_IDLE_TIMEOUT',
+            `Agent "${profile}" sent nothing for ${Math.round(now - this.lastEventAt)} ms (idle watchdog ${idleWatchdogMs} ms); the turn was cancelled and the agent is being restarted.`,
+          )
+        : new PoolError('TURN_DEADLINE_EXCEEDED', `Agent "${profile}" did not finish the turn within ${turnDeadlineMs} ms; the turn was cancelled and the agent is being restarted.`);
+    this.finish(error);
+    this.hooks.onExpired(
+      kind,
+      this.prompt.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+
+  private onAbort(): void {
+    if (this.settled || this.cancelGrace) return;
+    const { clock, cancelGraceMs } = this.limits;
+    void this.connection.cancel(this.request.sessionId).catch(() => undefined);
+    this.cancelGrace = clock.setTimeout(() => {
+      if (this.settled) return;
+      this.finish(undefined, { stopReason: 'cancelled', text: this.text, totalMs: clock.monotonicNow() - this.startedAt, firstEventMs: this.firstEventMs() });
+      this.hooks.onCancelUnanswered();
+    }, cancelGraceMs);
+  }
+
+  private firstEventMs(): number | undefined {
+    return this.firstEventAt === undefined ? undefined : this.firstEventAt - this.startedAt;
+  }
+}
+
+/** Returned, not assigned to a property: a bundler keeping names would otherwise rename it on every turn. */
+function forwardEvents(turn: SupervisedTurn): (event: AgentStreamEvent) => void {
+  return (event) => turn.receive(event);
 }

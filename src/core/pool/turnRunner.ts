@@ -6,7 +6,7 @@ import type { TurnOutcome } from './events';
 import type { Lease, TurnOptions } from './lease';
 import { pairKey } from './routing';
 import type { SupervisedPool, Supervisor } from './supervisor';
-import { superviseTurn } from './turn';
+import { SupervisedTurn, TurnWatchdog, type TurnHooks } from './turn';
 
 /** Errors that say the profile itself is unusable right now: they open the circuit at once. */
 const CIRCUIT_TRIPPING_CODES = new Set(['AGENT_RATE_LIMITED', 'AGENT_AUTH_REQUIRED']);
@@ -22,10 +22,14 @@ export interface TurnPool extends SupervisedPool {
  * the watchdog and deadline, feeds the circuit breaker, and reports `turn-finished`.
  */
 export class TurnRunner {
+  private readonly watchdog: TurnWatchdog;
+
   constructor(
     private readonly pool: TurnPool,
     private readonly supervisor: Supervisor,
-  ) {}
+  ) {
+    this.watchdog = new TurnWatchdog(pool.options.clock);
+  }
 
   async run(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }> {
     const { pool } = this;
@@ -45,16 +49,7 @@ export class TurnRunner {
       turn.sessionId = sessionId;
       if (turn.abandoned) throw turn.abandoned;
       if (agent.turn !== turn) throw lostError(agent, lease);
-      result = await superviseTurn(
-        connection,
-        { sessionId, text, onEvent: options.onEvent, signal: options.signal },
-        pool.options,
-        {
-          onExpired: (kind, promptSettled) => void this.cancelThenKill(agent, sessionId, promptSettled, kind),
-          onCancelUnanswered: () => void this.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${pool.options.cancelGraceMs} ms`),
-        },
-        turn,
-      );
+      result = await new SupervisedTurn(connection, { sessionId, text, onEvent: options.onEvent, signal: options.signal }, pool.options, this.hooksFor(agent, sessionId), this.watchdog).run(turn);
       outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
       (result as PromptResult & { sessionId: string }).sessionId = sessionId;
       return result as PromptResult & { sessionId: string };
@@ -88,6 +83,24 @@ export class TurnRunner {
         usage: result?.usage,
       });
     }
+  }
+
+  /** Stops the watchdog's timer; turns still running after the pool's shutdown are killed with their agents. */
+  dispose(): void {
+    this.watchdog.dispose();
+  }
+
+  /** Method shorthand, not arrow functions: nothing per turn that a bundler would wrap to keep its name. */
+  private hooksFor(agent: PooledAgent, sessionId: string): TurnHooks {
+    const runner = this;
+    return {
+      onExpired(kind, promptSettled) {
+        void runner.cancelThenKill(agent, sessionId, promptSettled, kind);
+      },
+      onCancelUnanswered() {
+        void runner.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${runner.pool.options.cancelGraceMs} ms`);
+      },
+    };
   }
 
   /** The session at hand without waiting: the agent's own in 'reuse' mode once opened. */

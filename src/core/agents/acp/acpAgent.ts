@@ -93,10 +93,12 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     }
     const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, costUsd: undefined };
     this.turns.set(sessionId, turn);
-    const onAbort = () => void this.cancel(sessionId);
-    request.signal?.addEventListener('abort', onAbort, { once: true });
+    const { signal } = request;
+    // Only when there is a signal: a listener per warm prompt is measurable.
+    const onAbort = signal ? cancelOnAbort(this, sessionId) : undefined;
+    if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
     try {
-      if (request.signal?.aborted) onAbort();
+      if (onAbort && signal!.aborted) onAbort();
       const response = await connection.agent.request(this.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: request.text }] });
       const finishedAt = performance.now();
       return {
@@ -110,7 +112,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
       throw isAgentRpcError(error) ? this.rpcError('session/prompt', error) : await this.crashError('a turn', error);
     } finally {
       this.turns.delete(sessionId);
-      request.signal?.removeEventListener('abort', onAbort);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
   }
 
@@ -203,6 +205,10 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
       { profile: this.profile.name, command: this.profile.command, rpcCode: error.code, cause: error },
     );
   }
+}
+
+function cancelOnAbort(agent: AcpAgent, sessionId: string): () => void {
+  return () => void agent.cancel(sessionId);
 }
 
 /** A JSON-RPC error the agent sent, as opposed to the SDK's own "connection closed". */

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import type { PromptResult } from '../../../src/core/agents/adapter';
+import { SupervisedTurn, TurnWatchdog, type TurnHooks } from '../../../src/core/pool/turn';
+import { FakeAgent } from './fakeAgent';
+import { demoProfile } from './helpers';
+import { ManualClock } from './manualClock';
+
+async function settledWith(promise: Promise<PromptResult>): Promise<{ result?: PromptResult; code?: string }> {
+  try {
+    return { result: await promise };
+  } catch (error) {
+    return { code: (error as { code?: string }).code };
+  }
+}
+
+describe('turn supervision (one watchdog timer per pool)', () => {
+  const limits = (clock: ManualClock) => ({ idleWatchdogMs: 300, turnDeadlineMs: 2000, cancelGraceMs: 100, clock });
+
+  async function setup() {
+    const clock = new ManualClock();
+    const agent = new FakeAgent(demoProfile());
+    await agent.start();
+    const expired: string[] = [];
+    const hooks: TurnHooks = { onExpired: (kind) => void expired.push(kind), onCancelUnanswered: () => void expired.push('cancel-unanswered') };
+    return { clock, agent, expired, hooks, watchdog: new TurnWatchdog(clock) };
+  }
+
+  it('keeps a turn that streams alive past the idle limit, fails it once it goes quiet, and leaves no timer behind', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
+    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const onEvent = agent.openTurns[0].request.onEvent!;
+    for (let i = 0; i < 5; i++) {
+      clock.advance(200);
+      onEvent({ kind: 'text', text: 'chunk' });
+    }
+    // 1000 ms in, well past 300 ms, but never 300 ms without an event.
+    assert.deepEqual(expired, []);
+    assert.deepEqual(clock.pendingDelays, [100], 'one timer, re-armed from the last event only when it fires');
+    clock.advance(299);
+    assert.deepEqual(expired, []);
+    clock.advance(1);
+    assert.deepEqual(expired, ['idle']);
+    assert.equal((await settled).code, 'TURN_IDLE_TIMEOUT');
+    assert.deepEqual(clock.pendingDelays, []);
+  });
+
+  it('fails a chatty turn at its deadline', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
+    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const onEvent = agent.openTurns[0].request.onEvent!;
+    for (let elapsed = 0; elapsed < 1900; elapsed += 100) {
+      clock.advance(100);
+      onEvent({ kind: 'text', text: 'chunk' });
+    }
+    assert.deepEqual(expired, []);
+    clock.advance(100);
+    assert.deepEqual(expired, ['deadline']);
+    assert.equal((await settled).code, 'TURN_DEADLINE_EXCEEDED');
+  });
+
+  it('serves concurrent turns with one timer, and a finished turn neither expires nor keeps the timer', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
+    const first = settledWith(new SupervisedTurn(agent, { sessionId: 'a', text: 'x' }, limits(clock), hooks, watchdog).run());
+    clock.advance(100);
+    const second = settledWith(new SupervisedTurn(agent, { sessionId: 'b', text: 'y' }, limits(clock), hooks, watchdog).run());
+    assert.deepEqual(clock.pendingDelays, [200], 'one timer, for the earlier turn');
+    agent.finishTurn('first done');
+    assert.equal((await first).result?.text, 'first done');
+    clock.advance(200);
+    assert.deepEqual(expired, [], 'the first turn ended before its due time');
+    assert.deepEqual(clock.pendingDelays, [100], 're-armed for the second turn');
+    clock.advance(100);
+    assert.deepEqual(expired, ['idle']);
+    assert.equal((await second).code, 'TURN_IDLE_TIMEOUT');
+    assert.deepEqual(clock.pendingDelays, []);
+  });
+
+  it('reports the first event time on a successful turn and clears the timer', async () => {
+    const { clock, agent, hooks, watchdog } = await setup();
+    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    clock.advance(40);
+    agent.finishTurn('hello');
+    const { result } = await settled;
+    assert.deepEqual([result?.stopReason, result?.text, result?.firstEventMs], ['end_turn', 'hello', 40]);
+    assert.deepEqual(clock.pendingDelays, []);
+  });
+});
