@@ -8,13 +8,14 @@ import { Readable, Writable } from 'node:stream';
 import type { AgentConnection, AgentExit, AgentHealth, AgentProfile, PromptRequest, PromptResult } from '../src/core/agents/adapter';
 import { createAgentConnection } from '../src/core/agents/factory';
 import { builtinProfiles } from '../src/core/agents/profiles';
+import { repoRoot } from '../test/fixtures/repoRoot';
 import type { ProcessIdentity } from '../src/core/budget/budget';
 import { InProcessBudget } from '../src/core/budget/inProcessBudget';
 import { Emitter } from '../src/core/common/event';
 import { AgentPool } from '../src/core/pool/pool';
 import type { PoolOptions } from '../src/core/pool/options';
 
-export const DIST = path.resolve(__dirname, '..', 'dist');
+export const DIST = path.join(repoRoot(), 'dist');
 
 export function demoProfile(): AgentProfile {
   return builtinProfiles(DIST).demo;

@@ -4,25 +4,39 @@
  * shared 2-core machines drift. A bench module exports `run(): Promise<BenchEntry[]>`.
  * Run one with `npm run bench -- <name-substring>`.
  *
- * Each bench file runs in a process of its own, so one benchmark's heap and JIT state (the soak's
- * 100,000 prompts, say) cannot put GC pauses into the next one's tail latencies.
+ * Each bench file is bundled and minified by esbuild like the shipped extension (so the figures are
+ * those of the code that ships, not of tsx's on-the-fly transform), and runs in a process of its
+ * own, so one benchmark's heap and JIT state (the soak's 100,000 prompts, say) cannot put GC pauses
+ * into the next one's tail latencies.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as esbuild from 'esbuild';
 import type { BenchEntry } from './bench-entry';
 
 const RESULT_MARKER = '@@bench-result ';
+const OUT = join(__dirname, '..', 'out', 'bench');
 
-/** Child mode: `run.ts --one <file>` runs one bench module and prints its entries on one marked line. */
-async function runOne(file: string): Promise<void> {
-  const module = (await import(join(__dirname, file))) as { run(): Promise<BenchEntry[]> };
-  const entries = await module.run();
-  process.stdout.write(`${RESULT_MARKER}${JSON.stringify(entries)}\n`);
+async function bundle(files: string[]): Promise<void> {
+  await esbuild.build({
+    entryPoints: files.map((file) => join(__dirname, file)),
+    outdir: OUT,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    // As in scripts/build.mjs: ESM-only dependencies become cjs, import.meta.url included.
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
 }
 
 function runInChild(file: string): BenchEntry[] {
-  const child = spawnSync(process.execPath, [...process.execArgv, __filename, '--one', file], {
+  const script = `require(process.argv[1]).run().then((entries) => process.stdout.write(${JSON.stringify(RESULT_MARKER)} + JSON.stringify(entries) + '\\n'))`;
+  const child = spawnSync(process.execPath, ['-e', script, join(OUT, file.replace(/\.ts$/, '.js'))], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
@@ -33,12 +47,12 @@ function runInChild(file: string): BenchEntry[] {
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--one') return runOne(process.argv[3]);
   const filter = process.argv[2];
   const files = readdirSync(__dirname)
     .filter((name) => name.endsWith('.bench.ts'))
     .filter((name) => !filter || name.includes(filter))
     .sort();
+  await bundle(files);
   const entries: BenchEntry[] = [];
   for (const file of files) {
     console.error(`[bench] ${file}`);

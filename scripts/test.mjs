@@ -44,7 +44,8 @@ async function main() {
   }
   await run('type check', bin('tsc'), ['-p', '.', '--noEmit']);
   await run('lint', bin('eslint'), ['--max-warnings=0', 'src', 'test', 'bench', 'scripts']);
-  await run('build', process.execPath, ['scripts/build.mjs']);
+  // The tests exercise the bundles that ship: minified, as npm run package builds them.
+  await run('build', process.execPath, ['scripts/build.mjs', '--production']);
   await run('unit tests (mocha, plain Node)', bin('mocha'), []);
   await run('integration tests (real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs']);
   await run('Restricted Mode tests (untrusted folder, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
