@@ -1,6 +1,6 @@
 import { aggregateTotals, type AggregateView } from '../../core/metrics/aggregate';
 import { MetricsAggregator } from '../../core/metrics/aggregator';
-import { formatDuration, formatFull, formatPercent } from '../../core/metrics/formats';
+import { formatDuration, formatFull, formatJson, formatPercent } from '../../core/metrics/formats';
 import { Histogram } from '../../core/metrics/histogram';
 import { toPrometheus } from '../../core/metrics/prometheus';
 import type { CliContext } from '../context';
@@ -19,7 +19,7 @@ export async function metricsCommand(context: CliContext, options: MetricsOption
     let view = await aggregator.refresh();
     if (options.instance !== undefined) view = onlyWindow(view, options.instance, directory);
     if (options.prometheus) io.out(toPrometheus(view));
-    else if (options.json) io.out(`${metricsJson(view)}\n`);
+    else if (options.json) io.out(`${formatJson(view, { snapshots: true })}\n`);
     else io.out(metricsText(view));
     return EXIT_OK;
   } finally {
@@ -33,32 +33,6 @@ function onlyWindow(view: AggregateView, id: string, directory: string): Aggrega
     throw new CliError(`No window with id "${id}" in ${directory}.\nList the windows and their ids with: agent-pool instances`);
   }
   return { ...view, windows: [window], totals: aggregateTotals([window], undefined) };
-}
-
-/**
- * Everything, histograms included as buckets, so a script can merge them again. Pool buckets are
- * delta-encoded `[firstKey, count, step, count, …]`: decode them with `forEachStoredBucket` from
- * src/core/metrics/histogram.ts.
- */
-function metricsJson(view: AggregateView): string {
-  return JSON.stringify(
-    {
-      generatedAt: new Date(view.generatedAt).toISOString(),
-      totals: view.totals,
-      skipped: view.skipped,
-      windows: view.windows.map((window) => ({
-        id: window.id,
-        health: window.health,
-        heartbeatAgeMs: Math.round(window.heartbeatAgeMs),
-        workspaceName: window.record.workspaceName,
-        snapshotStale: window.snapshotStale,
-        superseded: window.superseded,
-        snapshot: window.snapshot ?? null,
-      })),
-    },
-    null,
-    2,
-  );
 }
 
 function metricsText(view: AggregateView): string {

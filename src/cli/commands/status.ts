@@ -13,7 +13,7 @@ export interface StatusOptions {
 export async function statusCommand(context: CliContext, options: StatusOptions): Promise<number> {
   const { io, directory } = context;
   const render = (view: AggregateView): string =>
-    options.json ? formatJson(view, options.watch ? 0 : 2) : options.compact ? formatCompact(view) : formatFull(view);
+    options.json ? formatJson(view, { indent: options.watch ? 0 : 2 }) : options.compact ? formatCompact(view) : formatFull(view);
   const aggregator = new MetricsAggregator({ directory, log: (message) => io.err(`${message}\n`) });
   try {
     if (!options.watch) {

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { Coalescer } from '../common/coalescer';
 import { Emitter } from '../common/event';
 import { errorMessage } from '../common/errors';
 import { currentProcessIdentity, type ProcessIdentity } from '../process/identity';
@@ -48,8 +49,7 @@ export class SlotFileBudget implements AgentBudget {
   private unavailableReason: string | undefined;
   private inFlight = 0;
   private sweeping: Promise<SweepResult> | undefined;
-  private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
+  private readonly refresher = new Coalescer(() => this.readSlots(), () => !this.closed);
   private lastSweepEnd = Number.NEGATIVE_INFINITY;
   private lastSignature = '';
   private closed = false;
@@ -151,24 +151,16 @@ export class SlotFileBudget implements AgentBudget {
 
   /** Re-reads the slots directory now (the watcher does this on its own); bursts coalesce into one re-read. */
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
+    return this.refresher.run();
+  }
+
+  private async readSlots(): Promise<void> {
+    try {
+      this.entries = (await this.store.list()).entries;
+      this.fireIfChanged();
+    } catch (error) {
+      this.options.log.warn(`reading ${this.store.paths.slots}: ${errorMessage(error)}`);
     }
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.refreshAgain = false;
-          this.entries = (await this.store.list()).entries;
-          this.fireIfChanged();
-        } while (this.refreshAgain && !this.closed);
-      } catch (error) {
-        this.options.log.warn(`reading ${this.store.paths.slots}: ${errorMessage(error)}`);
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
   }
 
   dispose(): void {

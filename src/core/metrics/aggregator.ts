@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../common/clock';
 import { systemClock } from '../common/clock';
+import { Coalescer } from '../common/coalescer';
 import { Emitter, type Disposable, type Event } from '../common/event';
 import type { InstanceHealth, InstanceRecord, InstanceRegistry } from '../registry/types';
 import { markSuperseded, type AggregateView, type WindowMetrics } from './aggregate';
@@ -58,8 +59,7 @@ export class MetricsAggregator implements Disposable {
   private watcher: FSWatcher | undefined;
   private debounceTimer: TimerHandle | undefined;
   private pollTimer: TimerHandle | undefined;
-  private refreshing: Promise<AggregateView> | undefined;
-  private refreshAgain = false;
+  private readonly reading = new Coalescer(() => this.readLogged(), () => !this.disposed);
   private lastSignature = '';
   private view: AggregateView;
   private started = false;
@@ -100,26 +100,17 @@ export class MetricsAggregator implements Disposable {
   }
 
   private drain(): Promise<AggregateView> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
+    return this.reading.run();
+  }
+
+  private async readLogged(): Promise<AggregateView> {
+    try {
+      await this.readOnce();
+    } catch (error) {
+      this.fullScanDue = true; // the hints of the failed read are gone
+      this.log(`metrics: reading ${this.options.directory} failed: ${String(error)}`);
     }
-    const run = async (): Promise<AggregateView> => {
-      try {
-        do {
-          this.refreshAgain = false;
-          await this.readOnce();
-        } while (this.refreshAgain && !this.disposed);
-      } catch (error) {
-        this.fullScanDue = true; // the hints of the failed read are gone
-        this.log(`metrics: reading ${this.options.directory} failed: ${String(error)}`);
-      } finally {
-        this.refreshing = undefined;
-      }
-      return this.view;
-    };
-    this.refreshing = run();
-    return this.refreshing;
+    return this.view;
   }
 
   dispose(): void {

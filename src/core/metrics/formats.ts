@@ -25,8 +25,12 @@ export function formatCompact(view: AggregateView): string {
   return `A:${here}${totals.agentsTotal}(${totals.windows})`;
 }
 
-/** The view as JSON for scripts: totals, skipped files and one entry per window (no raw buckets). */
-export function formatJson(view: AggregateView, indent = 2): string {
+/**
+ * The view as JSON for scripts: totals, skipped files and one entry per window. With
+ * `snapshots`, each window's raw snapshot too, histograms included as buckets so a script can merge
+ * them again (pool buckets are delta-encoded: decode them with `forEachStoredBucket`).
+ */
+export function formatJson(view: AggregateView, options: { indent?: number; snapshots?: boolean } = {}): string {
   return JSON.stringify(
     {
       generatedAt: new Date(view.generatedAt).toISOString(),
@@ -45,10 +49,11 @@ export function formatJson(view: AggregateView, indent = 2): string {
         agents: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.total, 0) ?? 0,
         busy: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.busy, 0) ?? 0,
         prompts: window.snapshot?.pools.reduce((sum, pool) => sum + pool.prompts.total, 0) ?? 0,
+        ...(options.snapshots ? { snapshot: window.snapshot ?? null } : {}),
       })),
     },
     null,
-    indent,
+    options.indent ?? 2,
   );
 }
 

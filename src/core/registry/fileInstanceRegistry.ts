@@ -2,6 +2,7 @@ import { unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TimerHandle } from '../common/clock';
 import { AgentPoolError, errorMessage } from '../common/errors';
+import { Coalescer } from '../common/coalescer';
 import { Emitter } from '../common/event';
 import { SlotStore } from '../budget/slotStore';
 import { SlotSweeper } from '../budget/slotSweeper';
@@ -39,8 +40,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
   private heartbeatTimer: TimerHandle | undefined;
   private heartbeating: Promise<void> | undefined;
   private heartbeatFailing = false;
-  private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
+  private readonly refresher = new Coalescer(() => this.scanLogged(), () => !this.disposed);
   private started = false;
   private disposed = false;
 
@@ -142,23 +142,15 @@ export class FileInstanceRegistry implements InstanceRegistry {
   }
 
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
+    return this.refresher.run();
+  }
+
+  private async scanLogged(): Promise<void> {
+    try {
+      await this.scanOnce();
+    } catch (error) {
+      this.options.log.warn(`reading ${this.paths.instances}: ${errorMessage(error)}`);
     }
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.refreshAgain = false;
-          await this.scanOnce();
-        } while (this.refreshAgain && !this.disposed);
-      } catch (error) {
-        this.options.log.warn(`reading ${this.paths.instances}: ${errorMessage(error)}`);
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
   }
 
   async cleanup(options: { maxAgeMs?: number } = {}): Promise<CleanupReport> {
