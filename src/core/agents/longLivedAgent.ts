@@ -7,6 +7,8 @@ import { AgentError } from './agentError';
 /** Extra knobs for tests and benchmarks; the pool passes none. */
 export interface ProcessOverrides {
   guardianScript?: string;
+  /** Replaces spawnAgentProcess, e.g. to hold a start at a chosen point. */
+  spawnProcess?: typeof spawnAgentProcess;
 }
 
 /** How long to wait for the exit report once the pipe closed, to tell a crash from a protocol error. */
@@ -23,6 +25,8 @@ export abstract class LongLivedAgent {
   private disposed = false;
   /** Set by kill(): a start still spawning must not leave a live agent behind. */
   private killed = false;
+  /** The spawn in flight: kill() waits for it, so it never returns while a process it missed comes up. */
+  private spawning: Promise<AgentProcess> | undefined;
   private startedAt = performance.now();
   protected readonly _onDidExit = new Emitter<AgentExit>();
   readonly onDidExit: Event<AgentExit> = this._onDidExit.event;
@@ -55,7 +59,9 @@ export abstract class LongLivedAgent {
   async kill(graceMs = 2000): Promise<void> {
     this.ready = false;
     this.killed = true;
-    if (this.child) await this.child.kill(graceMs);
+    // spawn() kills what it produces once it sees `killed`; waiting here makes kill() cover that process too.
+    const child = this.child ?? (await this.spawning?.catch(() => undefined));
+    if (child) await child.kill(graceMs);
   }
 
   dispose(): void {
@@ -79,7 +85,7 @@ export abstract class LongLivedAgent {
     if (this.child) throw new AgentError('AGENT_PROTOCOL_ERROR', `Agent profile "${this.profile.name}": start() was already called.`, { profile: this.profile.name });
     if (this.disposed || this.killed) throw this.notRunning();
     this.startedAt = performance.now();
-    const child = await spawnAgentProcess({
+    const spawning = (this.overrides.spawnProcess ?? spawnAgentProcess)({
       profile: this.profile.name,
       command: this.profile.command,
       args: this.profile.args,
@@ -89,6 +95,8 @@ export abstract class LongLivedAgent {
       signal,
       log: (message) => this.log('warn', message),
     });
+    this.spawning = spawning;
+    const child = await spawning;
     this.child = child;
     child.onDidExit((exit) => this.onProcessExit(exit));
     this._onDidSpawn.fire(child.identity);

@@ -143,7 +143,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     agent.lastReleasedAt = now;
     if (this.breaker.state === 'half-open') this.breaker.releaseTrial();
     if (agent.state === 'draining') {
-      if (!this.closed) void this.supervisor.retire(agent, 'draining', 'stopped after its lease');
+      // Also while closing: the close waits for this agent, and only a state change tells it the lease ended.
+      void this.supervisor.retire(agent, 'draining', 'stopped after its lease');
       return;
     }
     if (agent.state !== 'busy') return;

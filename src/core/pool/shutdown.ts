@@ -15,7 +15,8 @@ export interface ClosingPool {
 /**
  * Steps 2 to 4 of a pool's shutdown, once it accepts no more work: running turns get
  * `shutdownGraceMs` to finish, then are cancelled and get `cancelGraceMs`; then every process group
- * is killed, and each budget slot is released once its process is gone.
+ * is killed (including those of agents still starting), and each budget slot is released once its
+ * process is gone. Resolves only when no spawn is in flight.
  */
 export async function shutdownPool(pool: ClosingPool, supervisor: Supervisor): Promise<void> {
   const { clock, shutdownGraceMs, cancelGraceMs } = pool.options;
@@ -26,5 +27,7 @@ export async function shutdownPool(pool: ClosingPool, supervisor: Supervisor): P
   for (const agent of open) void agent.connection!.cancel(agent.turn!.sessionId).catch(() => undefined);
   // A turn clears agent.turn when it settles, just before its turn-finished event.
   await waitUntil(pool.events.event, () => open.every((agent) => !agent.turn), cancelGraceMs, clock);
-  await Promise.all([...pool.agents.values()].map((agent) => supervisor.retire(agent, 'draining', 'pool closing')));
+  // An agent still starting is retired like the others; its spawn settles once the kill has reached
+  // the process it was starting, so waiting for both leaves no process and no slot behind.
+  await Promise.all([...[...pool.agents.values()].map((agent) => supervisor.retire(agent, 'draining', 'pool closing')), supervisor.spawnsSettled()]);
 }

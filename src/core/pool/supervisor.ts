@@ -46,6 +46,7 @@ export class Supervisor {
   /** The crashed agent whose backoff is running, and how to cut it short. */
   private sleeping: { agent: PooledAgent; wake: () => void } | undefined;
   private readonly userRestarts = new Map<PooledAgent, Promise<void>>();
+  private readonly spawnsInFlight = new Set<Promise<void>>();
 
   constructor(private readonly pool: SupervisedPool) {}
 
@@ -54,7 +55,22 @@ export class Supervisor {
   }
 
   /** Starts one agent (a new one, or `existing` after a crash). Never rejects; failures go to the circuit. */
-  async spawn(existing?: PooledAgent, reason = 'scale up'): Promise<void> {
+  spawn(existing?: PooledAgent, reason = 'scale up'): Promise<void> {
+    const spawning = this.startAgent(existing, reason).finally(() => this.spawnsInFlight.delete(spawning));
+    this.spawnsInFlight.add(spawning);
+    return spawning;
+  }
+
+  /**
+   * Settles once no spawn is in flight. Part of the pool's shutdown: a spawn that passed its `closed`
+   * check is still taking its budget slot or starting its process, and close() must not return before
+   * it has released that slot or had that process killed.
+   */
+  async spawnsSettled(): Promise<void> {
+    while (this.spawnsInFlight.size > 0) await Promise.all([...this.spawnsInFlight]);
+  }
+
+  private async startAgent(existing: PooledAgent | undefined, reason: string): Promise<void> {
     const { pool } = this;
     const { options } = pool;
     const trial = pool.breaker.state === 'half-open';

@@ -16,14 +16,3 @@ export function waitUntil<T>(event: Event<T>, done: () => boolean, timeoutMs: nu
     }
   });
 }
-
-/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
-export function withTimeout(promise: Promise<unknown>, ms: number, clock: Clock): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(resolve, ms);
-    void promise.finally(() => {
-      clock.clearTimeout(timer);
-      resolve();
-    });
-  });
-}

@@ -21,12 +21,14 @@ function serviceIn(directory: string, overrides: Record<string, unknown> = {}, b
   });
 }
 
+/** Demo-agent processes started by this test process (other test runs on the machine are not ours). */
 function demoProcesses(): number[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(DIST, 'demo-agent.js'));
+        const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(DIST, 'demo-agent.js'));
       } catch {
         return false;
       }
@@ -54,12 +56,12 @@ describe('AgentPoolService (registry + budget + pool + metrics, real demo agents
     await waitForEvent(service.aggregator.onDidChange, (view) => view.totals.prompts.total === 1);
     assert.equal(service.aggregate().totals.agentsHere, 1);
     const agentPids = service.pools().flatMap((pool) => pool.agents.map((agent) => agent.pid));
+    assert.ok(agentPids.every((pid) => demoProcesses().includes(pid!)), 'the /proc scan does not see the running agents');
     await service.shutdown();
     assert.deepEqual(readdirSync(join(directory, 'instances')), []);
     assert.deepEqual(readdirSync(join(directory, 'slots')).filter((name) => name.startsWith('slot-')), []);
     const left = demoProcesses().filter((pid) => !before.has(pid));
-    if (left.length) console.log('LEFT', left, 'agents were', agentPids, left.map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0, 80)));
-    assert.deepEqual(left, []);
+    assert.deepEqual(left, [], `LEFT demo agents ${left.join(', ')} after shutdown (the pool's agents were ${agentPids.join(', ')})`);
   });
 
   it('dispose() frees the budget slots only after the agents are dead', async () => {
