@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { AgentProfile } from '../../../src/core/agents/adapter';
 import { createAgentConnection } from '../../../src/core/agents/factory';
 import { builtinProfiles } from '../../../src/core/agents/profiles';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { waitForEvent } from '../../../src/core/common/event';
+import { PoolError } from '../../../src/core/pool/errors';
 import type { PoolEvent } from '../../../src/core/pool/events';
 import { AgentPool } from '../../../src/core/pool/pool';
 import type { PoolOptions } from '../../../src/core/pool/options';
@@ -69,4 +71,14 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** An assert.rejects validator: a PoolError with this code (and message pattern). */
+export function rejectsWith(code: string, pattern?: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof PoolError, `expected a PoolError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
 }

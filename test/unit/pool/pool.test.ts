@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import type { AgentStreamEvent } from '../../../src/core/agents/adapter';
 import { PoolError } from '../../../src/core/pool/errors';
-import { closeAll, demoPool, isAlive, nextEvent, recordEvents } from './helpers';
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof PoolError, `expected a PoolError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
+import { closeAll, demoPool, isAlive, nextEvent, recordEvents, rejectsWith } from './helpers';
 
 describe('agent pool with real demo agents: acquire, run, limits', function () {
   this.timeout(20_000);

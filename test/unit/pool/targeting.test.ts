@@ -3,17 +3,8 @@ import { createAgentConnection } from '../../../src/core/agents/factory';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { PoolError } from '../../../src/core/pool/errors';
 import { PoolManager } from '../../../src/core/pool/manager';
-import { closeAll, demoPool, demoProfile, recordEvents } from './helpers';
+import { closeAll, demoPool, demoProfile, recordEvents, rejectsWith } from './helpers';
 import { ManualClock } from './manualClock';
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof PoolError, `expected a PoolError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 describe('agent pool with real demo agents: targeting one agent', function () {
   this.timeout(20_000);
