@@ -16,6 +16,23 @@ describe('Emitter', () => {
     assert.equal(errors.length, 1);
   });
 
+  it('delivers only to listeners present when fire() began, with one listener or many', () => {
+    for (const initial of [1, 2]) {
+      const emitter = new Emitter<number>();
+      const late: number[] = [];
+      const early: number[] = [];
+      for (let i = 0; i < initial; i++) {
+        emitter.event((value) => {
+          early.push(value);
+          emitter.event((v) => late.push(v));
+        });
+      }
+      emitter.fire(1);
+      assert.deepEqual(early, new Array(initial).fill(1));
+      assert.deepEqual(late, [], `a listener added during fire() was called (${initial} initial)`);
+    }
+  });
+
   it('stops delivering after a listener is disposed', () => {
     const emitter = new Emitter<number>();
     const seen: number[] = [];

@@ -24,12 +24,20 @@ export class Emitter<T> implements Disposable {
   };
 
   fire(value: T): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.onListenerError(error);
-      }
+    if (this.listeners.size === 0) return;
+    // Deliver to the listeners present when fire() began, even if one (un)subscribes meanwhile. The
+    // common single-listener case (several fires per agent turn) skips copying the set.
+    if (this.listeners.size === 1) {
+      for (const listener of this.listeners) return this.deliver(listener, value);
+    }
+    for (const listener of [...this.listeners]) this.deliver(listener, value);
+  }
+
+  private deliver(listener: (value: T) => void, value: T): void {
+    try {
+      listener(value);
+    } catch (error) {
+      this.onListenerError(error);
     }
   }
 
