@@ -3,61 +3,23 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Clock, TimerHandle } from '../../../src/core/common/clock';
+import { ManualClock, settle } from '../../fixtures/manualClock';
 import { identityOf } from '../../../src/core/process/identity';
 import type { CoreLogger } from '../../../src/core/registry/logger';
 import type { InstanceRecord } from '../../../src/core/registry/types';
 
-/** A clock the test drives: timers fire only on advance(); the wall clock can jump on its own. */
-export class FakeClock implements Clock {
-  private mono = 1_000;
-  private wallOffset = Date.UTC(2026, 0, 15, 9, 30, 0) - 1_000;
-  private readonly timers = new Map<number, { at: number; callback: () => void }>();
-  private nextId = 1;
-
-  wallNow(): number {
-    return this.wallOffset + this.mono;
+/** The shared manual clock; here advance() also lets real file I/O settle after each timer. */
+export class FakeClock extends ManualClock {
+  constructor() {
+    super({ start: 1_000, wallAtStart: Date.UTC(2026, 0, 15, 9, 30, 0) });
   }
 
-  monotonicNow(): number {
-    return this.mono;
-  }
-
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.mono + Math.max(0, ms), callback });
-    return { id } as TimerHandle;
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete((handle as { id: number }).id);
-  }
-
-  /** Moves both clocks forward, firing due timers in order and letting their promises settle. */
-  async advance(ms: number): Promise<void> {
-    const target = this.mono + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, timer]) => timer.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.mono = Math.max(this.mono, due[1].at);
-      due[1].callback();
-      await settle();
-    }
-    this.mono = target;
-    await settle();
-  }
-
-  /** A wall-clock jump (NTP step, sleep, a user changing the time): the monotonic clock does not move. */
-  jumpWall(ms: number): void {
-    this.wallOffset += ms;
+  override advance(ms: number): Promise<void> {
+    return this.advanceSettled(ms);
   }
 }
 
-/** Lets pending I/O callbacks and promise chains run (real file I/O, so a few macrotask turns). */
-export async function settle(turns = 20): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+export { settle };
 
 export class CollectingLogger implements CoreLogger {
   readonly lines: string[] = [];
