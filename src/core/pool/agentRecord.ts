@@ -22,8 +22,13 @@ const ALLOWED_TRANSITIONS: Record<AgentState | 'new', readonly AgentState[]> = {
   stopped: ['starting'],
 };
 
+/** The table as from -> to -> true: two property reads on every acquire and release, no array scan. */
+const ALLOWED: Record<string, Partial<Record<AgentState, true>>> = Object.fromEntries(
+  Object.entries(ALLOWED_TRANSITIONS).map(([from, targets]) => [from, Object.fromEntries(targets.map((to) => [to, true]))]),
+);
+
 export function canTransition(from: AgentState | undefined, to: AgentState): boolean {
-  return ALLOWED_TRANSITIONS[from ?? 'new'].includes(to);
+  return ALLOWED[from ?? 'new'][to] === true;
 }
 
 export type RecycleReason = 'age' | 'turns' | 'memory' | 'manual';

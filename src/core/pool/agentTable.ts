@@ -27,18 +27,10 @@ export class AgentTable {
     agent.state = to;
     if (from) this.counts[from]--;
     this.counts[to]++;
-    if (from === 'idle') {
-      this.idle.splice(this.idle.indexOf(agent), 1);
-      this.idleById.delete(agent.id);
-    }
-    if (to === 'idle') {
-      let index = this.idle.length;
-      while (index > 0 && this.idle[index - 1].ordinal > agent.ordinal) index--;
-      this.idle.splice(index, 0, agent);
-      this.idleById.set(agent.id, agent);
-    }
+    if (from === 'idle') this.removeIdle(agent);
+    else if (to === 'idle') this.insertIdle(agent);
     if (to === 'stopped') this.liveAgentIds.delete(agent.id);
-    else this.liveAgentIds.add(agent.id);
+    else if (from === undefined || from === 'stopped') this.liveAgentIds.add(agent.id);
     this.events.fire({ type: 'agent-state', agentId: agent.id, profile: this.profile, from, to, reason });
   }
 
@@ -47,6 +39,28 @@ export class AgentTable {
     let live = 0;
     for (const agent of this.agents.values()) if (agent.live) live++;
     return live;
+  }
+
+  /**
+   * Every acquire and release moves one agent in or out of the idle list, so these shift in place
+   * rather than splice, which allocates an array of the removed elements on each call.
+   */
+  private removeIdle(agent: PooledAgent): void {
+    const { idle } = this;
+    const index = idle.indexOf(agent);
+    for (let i = index + 1; i < idle.length; i++) idle[i - 1] = idle[i];
+    idle.pop();
+    this.idleById.delete(agent.id);
+  }
+
+  /** Keeps the ordinal order routing expects; a released agent usually goes at or near the end. */
+  private insertIdle(agent: PooledAgent): void {
+    const { idle } = this;
+    let index = idle.length;
+    idle.push(agent);
+    for (; index > 0 && idle[index - 1].ordinal > agent.ordinal; index--) idle[index] = idle[index - 1];
+    idle[index] = agent;
+    this.idleById.set(agent.id, agent);
   }
 
   /** Ids of the agents a request could still target, for error messages. */

@@ -32,8 +32,10 @@ export interface TurnHooks {
  * One timer for every running turn of a pool, serving both the idle watchdog (no event for
  * `idleWatchdogMs`) and the deadline. A turn only records when it last heard from its agent; the
  * timer, armed for the earliest due time, checks the turns when it fires and re-arms for the next.
- * A turn that ends just leaves the set (the timer goes once none is left): a chatty turn costs
- * no timer churn per event, and concurrent turns share one timer.
+ * A turn that ends just leaves the set, and the timer stays armed: the next turn is due later, so
+ * back-to-back turns and chatty turns cost no timer churn at all, and concurrent turns share one
+ * timer. Once it fires with no turn left it is not re-armed, so a quiet pool schedules nothing
+ * after at most one watchdog period (and the timer never keeps the process alive).
  */
 export class TurnWatchdog {
   private readonly turns = new Set<SupervisedTurn>();
@@ -49,8 +51,7 @@ export class TurnWatchdog {
   }
 
   unwatch(turn: SupervisedTurn): void {
-    // Nothing left to watch: no timer may outlive the turns (a quiet pool schedules nothing).
-    if (this.turns.delete(turn) && this.turns.size === 0) this.dispose();
+    this.turns.delete(turn);
   }
 
   dispose(): void {
@@ -105,8 +106,10 @@ export class SupervisedTurn {
     private readonly limits: TurnLimits,
     private readonly hooks: TurnHooks,
     private readonly watchdog: TurnWatchdog,
+    /** Monotonic ms the prompt is sent; the caller's own reading when it has one. */
+    startedAt = limits.clock.monotonicNow(),
   ) {
-    this.startedAt = limits.clock.monotonicNow();
+    this.startedAt = startedAt;
     this.deadlineAt = this.startedAt + limits.turnDeadlineMs;
     this.lastEventAt = this.startedAt;
   }

@@ -45,11 +45,15 @@ export class TurnRunner {
     const turn: NonNullable<PooledAgent['turn']> = { sessionId: '' };
     agent.turn = turn;
     try {
-      const sessionId = this.readySession(agent, lease) ?? (await this.sessionFor(agent, lease));
+      const readySession = this.readySession(agent, lease);
+      const sessionId = readySession ?? (await this.sessionFor(agent, lease));
       turn.sessionId = sessionId;
       if (turn.abandoned) throw turn.abandoned;
       if (agent.turn !== turn) throw lostError(agent, lease);
-      result = await new SupervisedTurn(connection, { sessionId, text, onEvent: options.onEvent, signal: options.signal }, pool.options, this.hooksFor(agent, sessionId), this.watchdog).run(turn);
+      // The watchdog counts from the prompt; with the session at hand that is now, and the clock read is saved.
+      const promptAt = readySession === undefined ? clock.monotonicNow() : startedAt;
+      const request = { sessionId, text, onEvent: options.onEvent, signal: options.signal };
+      result = await new SupervisedTurn(connection, request, pool.options, this.hooksFor(agent, sessionId), this.watchdog, promptAt).run(turn);
       outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
       (result as PromptResult & { sessionId: string }).sessionId = sessionId;
       return result as PromptResult & { sessionId: string };

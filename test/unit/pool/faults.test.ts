@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { PoolError } from '../../../src/core/pool/errors';
-import { closeAll, demoPool, demoProfile, isAlive, nextEvent, recordEvents } from './helpers';
+import { closeAll, demoPool, demoProfile, isAlive, nextEvent, recordEvents, timersBesidesWatchdog } from './helpers';
 import { ManualClock } from './manualClock';
 
 function codeOf(error: unknown): string | undefined {
@@ -63,7 +63,7 @@ describe('agent pool with real demo agents: faults and supervision', function ()
     // A second crash with no successful turn in between backs off from the base delay, then doubles.
     const second = await crash('boom again');
     assert.deepEqual([second.attempt, second.delayMs], [2, 1000]);
-    assert.deepEqual(clock.pendingDelays, [1000], 'nothing spawns before the backoff delay');
+    assert.deepEqual(timersBesidesWatchdog(clock), [1000], 'nothing spawns before the backoff delay');
     const ready = nextEvent(pool, 'agent-state', (e) => e.to === 'idle');
     clock.advance(1000);
     await ready;

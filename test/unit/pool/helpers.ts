@@ -8,7 +8,8 @@ import { waitForEvent } from '../../../src/core/common/event';
 import { PoolError } from '../../../src/core/pool/errors';
 import type { PoolEvent } from '../../../src/core/pool/events';
 import { AgentPool } from '../../../src/core/pool/pool';
-import type { PoolOptions } from '../../../src/core/pool/options';
+import { POOL_DEFAULTS, type PoolOptions } from '../../../src/core/pool/options';
+import type { ManualClock } from './manualClock';
 
 export const DIST = path.resolve(__dirname, '../../../dist');
 
@@ -81,4 +82,12 @@ export function rejectsWith(code: string, pattern?: RegExp) {
     if (pattern) assert.match(error.message, pattern);
     return true;
   };
+}
+
+/**
+ * The pending timers other than the turn watchdog's. That one stays armed after a turn (for the
+ * next), so tests about backoff and cooldown timers look past it.
+ */
+export function timersBesidesWatchdog(clock: ManualClock, idleWatchdogMs: number = POOL_DEFAULTS.idleWatchdogMs): number[] {
+  return clock.pendingDelays.filter((delay) => delay !== idleWatchdogMs);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Emitter, waitForEvent } from '../../../src/core/common/event';
 import { sampleProcessTreeRss } from '../../../src/core/process/tree';
-import { closeAll, demoPool, isAlive, nextEvent, recordEvents } from './helpers';
+import { closeAll, demoPool, isAlive, nextEvent, recordEvents, timersBesidesWatchdog } from './helpers';
 import { ManualClock } from './manualClock';
 
 describe('agent pool with real demo agents: recycling, scaling, restarts', function () {
@@ -99,7 +99,7 @@ describe('agent pool with real demo agents: recycling, scaling, restarts', funct
     assert.notEqual(restarts[0].agentId, restarts[1].agentId);
     // rng 0: the lower bound of the equal-jitter window, half the base delay.
     assert.equal(restarts[1].delayMs, 500);
-    assert.deepEqual(clock.pendingDelays, [500]);
+    assert.deepEqual(timersBesidesWatchdog(clock), [500]);
     const secondReady = nextEvent(pool, 'agent-state', (e) => e.agentId === restarts[1].agentId && e.to === 'idle');
     clock.advance(500);
     await secondReady;

@@ -75,13 +75,34 @@ describe('turn supervision (one watchdog timer per pool)', () => {
     assert.deepEqual(clock.pendingDelays, []);
   });
 
-  it('reports the first event time on a successful turn and clears the timer', async () => {
-    const { clock, agent, hooks, watchdog } = await setup();
+  it('reports the first event time on a successful turn, and schedules nothing once the last turn is done', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
     const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
     clock.advance(40);
     agent.finishTurn('hello');
     const { result } = await settled;
     assert.deepEqual([result?.stopReason, result?.text, result?.firstEventMs], ['end_turn', 'hello', 40]);
-    assert.deepEqual(clock.pendingDelays, []);
+    assert.deepEqual(clock.pendingDelays, [260], 'the timer stays armed for the next turn');
+    clock.advance(260);
+    assert.deepEqual(expired, [], 'a finished turn never expires');
+    assert.deepEqual(clock.pendingDelays, [], 'with no turn left it is not re-armed');
+  });
+
+  it('arms the timer once for back-to-back turns, not once per turn', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
+    let timersArmed = 0;
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = (callback, ms) => (timersArmed++, setTimeout(callback, ms));
+    for (let i = 0; i < 5; i++) {
+      const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: `turn ${i}` }, limits(clock), hooks, watchdog).run());
+      clock.advance(10);
+      agent.finishTurn(`done ${i}`);
+      assert.equal((await settled).result?.text, `done ${i}`);
+    }
+    assert.equal(timersArmed, 1);
+    const hung = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'hang' }, limits(clock), hooks, watchdog).run());
+    clock.advance(300);
+    assert.deepEqual(expired, ['idle'], 'the turn after them is still watched, from its own start');
+    assert.equal((await hung).code, 'TURN_IDLE_TIMEOUT');
   });
 });
