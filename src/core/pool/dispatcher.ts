@@ -1,5 +1,6 @@
 import { describeHolders } from '../budget/budget';
 import type { Emitter } from '../common/event';
+import type { ModuleAffinity } from './affinity';
 import type { PooledAgent } from './agentRecord';
 import type { AgentTable } from './agentTable';
 import type { PoolLoad } from './autoscaler';
@@ -8,7 +9,7 @@ import { PoolError, type WaitReason } from './errors';
 import type { PoolEvent } from './events';
 import { Lease, type AcquireOptions, type LeaseHost } from './lease';
 import type { ResolvedPoolOptions } from './options';
-import { pairKey, ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routing';
+import { ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routing';
 import type { Supervisor } from './supervisor';
 import { WaitQueue, type Waiter } from './waitQueue';
 
@@ -20,7 +21,7 @@ export interface DispatchHost extends LeaseHost {
   readonly breaker: CircuitBreaker;
   readonly events: Emitter<PoolEvent>;
   readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
-  readonly affinity: Map<string, Map<string, number>>;
+  readonly affinity: ModuleAffinity;
   readonly maxAgents: number;
   load(): PoolLoad;
   afterChange(): void;
@@ -35,7 +36,6 @@ export class Dispatcher {
   private readonly queue = new WaitQueue();
   private readonly strategy: RoutingStrategy;
   private readonly routingState: RoutingState & { lastPickedOrdinal: number };
-  private readonly dedicated: Map<string, string> | undefined;
   private sequence = 0;
   /** Queued requests that target one agent: they do not ask the autoscaler for more agents. */
   private targeted = 0;
@@ -47,14 +47,13 @@ export class Dispatcher {
   ) {
     const { options } = host;
     this.strategy = ROUTING_STRATEGIES[options.strategy];
-    this.dedicated = options.dedicatedPairs && options.strategy === 'module-affinity' ? new Map() : undefined;
     this.routingState = {
       lastPickedOrdinal: -1,
       rng: options.rng,
       sticky: host.sticky,
       liveAgentIds: table.liveAgentIds,
-      affinity: host.affinity,
-      dedicated: this.dedicated,
+      affinity: host.affinity.pairs,
+      dedicated: host.affinity.dedicated,
       candidatesById: table.idleById,
     };
   }
@@ -144,11 +143,6 @@ export class Dispatcher {
     }
   }
 
-  /** Forgets the pairs an agent was dedicated to once its process is replaced. */
-  forgetAgent(agentId: string): void {
-    this.dedicated?.delete(agentId);
-  }
-
   circuitError(): PoolError {
     const { host } = this;
     return new PoolError('POOL_CIRCUIT_OPEN', `Agent profile "${host.profile}" is paused (circuit ${host.breaker.state}): ${host.breaker.reason ?? 'too many failures'}.`, { waitReason: 'circuit-open' });
@@ -178,10 +172,7 @@ export class Dispatcher {
       agent.currentTask = task;
       table.transition(agent, 'busy');
       this.routingState.lastPickedOrdinal = agent.ordinal;
-      if (this.dedicated) {
-        const pair = pairKey(request.sourceModule, request.targetModule);
-        if (pair !== undefined) this.dedicated.set(agent.id, pair);
-      }
+      if (host.affinity.dedicated) host.affinity.dedicate(agent.id, request.sourceModule, request.targetModule);
       return lease;
     }
     return undefined;

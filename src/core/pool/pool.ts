@@ -1,5 +1,6 @@
 import type { PromptResult } from '../agents/adapter';
 import { Emitter, type Disposable } from '../common/event';
+import { ModuleAffinity } from './affinity';
 import type { PooledAgent } from './agentRecord';
 import { AgentTable } from './agentTable';
 import { isUnderused, ScaleDownTimer, spawnsWanted, type PoolLoad } from './autoscaler';
@@ -34,7 +35,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   readonly onDidEvent = this.events.event;
   readonly breaker: CircuitBreaker;
   readonly sticky = new Map<string, { agentId: string; sessionId?: string }>();
-  readonly affinity = new Map<string, Map<string, number>>();
+  readonly affinity: ModuleAffinity;
   closed = false;
 
   private readonly table: AgentTable;
@@ -52,6 +53,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     this.options = resolvePoolOptions(options);
     this.minLimit = this.options.minAgents;
     this.maxLimit = this.options.maxAgents;
+    this.affinity = new ModuleAffinity(this.options.dedicatedPairs && this.options.strategy === 'module-affinity');
     this.table = new AgentTable(this.options.profile.name, this.events);
     this.breaker = new CircuitBreaker(
       { failureThreshold: this.options.circuitFailureThreshold, cooldownMs: this.options.circuitCooldownMs, clock: this.options.clock },

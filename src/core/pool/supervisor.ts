@@ -3,6 +3,7 @@ import { describeHolders } from '../budget/budget';
 import type { TimerHandle } from '../common/clock';
 import { errorMessage } from '../common/errors';
 import type { Emitter } from '../common/event';
+import type { ModuleAffinity } from './affinity';
 import { PooledAgent } from './agentRecord';
 import { restartDelay } from './backoff';
 import type { CircuitBreaker } from './circuitBreaker';
@@ -17,6 +18,8 @@ export interface SupervisedPool {
   readonly events: Emitter<PoolEvent>;
   /** sessionKey -> agent: a binding dies with the agent's process (its sessions die with it). */
   readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  /** Module-pair scores and dedications: like sessions, they belong to one process. */
+  readonly affinity: ModuleAffinity;
   readonly breaker: CircuitBreaker;
   readonly closed: boolean;
   transition(agent: PooledAgent, to: AgentState, reason?: string): void;
@@ -340,8 +343,9 @@ export class Supervisor {
     }
   }
 
-  /** Drops the old process from the agent, and the conversations bound to it (their sessions died with it). */
+  /** Drops the old process from the agent, with the conversations and module pairs bound to it (its context died with it). */
   private detach(agent: PooledAgent): void {
+    this.pool.affinity.forgetAgent(agent.id);
     for (const sessionKey of agent.stickySessions.keys()) {
       if (this.pool.sticky.get(sessionKey)?.agentId === agent.id) this.pool.sticky.delete(sessionKey);
     }

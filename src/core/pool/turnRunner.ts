@@ -1,10 +1,10 @@
 import type { PromptResult } from '../agents/adapter';
 import { errorMessage } from '../common/errors';
+import type { ModuleAffinity } from './affinity';
 import type { PooledAgent } from './agentRecord';
 import { errorCode, PoolError } from './errors';
 import type { TurnOutcome } from './events';
 import type { Lease, TurnOptions } from './lease';
-import { pairKey } from './routing';
 import type { SupervisedPool, Supervisor } from './supervisor';
 import { SupervisedTurn, TurnWatchdog, type TurnHooks } from './turn';
 
@@ -14,7 +14,7 @@ const TIMEOUT_CODES = new Set(['TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
 
 export interface TurnPool extends SupervisedPool {
   readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
-  readonly affinity: Map<string, Map<string, number>>;
+  readonly affinity: ModuleAffinity;
 }
 
 /**
@@ -72,7 +72,7 @@ export class TurnRunner {
       if (outcome === 'succeeded') {
         pool.breaker.recordSuccess();
         this.supervisor.consecutiveCrashes = 0;
-        this.scoreAffinity(agent, lease);
+        pool.affinity.recordSuccess(agent.id, lease.request.sourceModule, lease.request.targetModule);
       }
       pool.events.fire({
         type: 'turn-finished',
@@ -141,14 +141,6 @@ export class TurnRunner {
     if (agent.connection === connection) {
       await this.supervisor.retire(agent, 'unhealthy', kind === 'idle' ? 'idle watchdog fired' : 'turn deadline exceeded');
     }
-  }
-
-  private scoreAffinity(agent: PooledAgent, lease: Lease): void {
-    const key = pairKey(lease.request.sourceModule, lease.request.targetModule);
-    if (key === undefined) return;
-    let scores = this.pool.affinity.get(key);
-    if (!scores) this.pool.affinity.set(key, (scores = new Map()));
-    scores.set(agent.id, (scores.get(agent.id) ?? 0) + 1);
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ModuleAffinity, PairScores } from '../../../src/core/pool/affinity';
 import {
   leastBusy,
   leastRecentlyUsed,
@@ -15,6 +16,13 @@ import {
 
 function agent(ordinal: number, extra: Partial<RoutableAgent> = {}): RoutableAgent {
   return { id: `a${ordinal}`, ordinal, busyMs: 0, turns: 0, lastReleasedAt: 0, ...extra };
+}
+
+/** Scores built the way the pool builds them: one increment per successful turn. */
+function pairScores(scores: Array<[string, number]>): PairScores {
+  const pair = new PairScores();
+  for (const [agentId, score] of scores) for (let i = 0; i < score; i++) pair.increment(agentId);
+  return pair;
 }
 
 function state(extra: Partial<RoutingState> = {}): RoutingState {
@@ -69,11 +77,43 @@ describe('routing strategies', () => {
   it('module affinity prefers the best-scored agent for the pair and, when dedicated, never one serving another pair', () => {
     const candidates = [agent(1), agent(2), agent(3)];
     const key = pairKey('ui', 'api')!;
-    const affinity = new Map([[key, new Map([['a3', 5], ['a1', 2]])]]);
+    const affinity = new Map([[key, pairScores([['a1', 2], ['a3', 5]])]]);
     assert.equal(moduleAffinity({ sourceModule: 'ui', targetModule: 'api' }, candidates, state({ affinity }))!.id, 'a3');
     const dedicated = new Map([['a1', pairKey('db', 'api')!], ['a3', pairKey('db', 'api')!]]);
     assert.equal(moduleAffinity({ sourceModule: 'ui', targetModule: 'api' }, candidates, state({ affinity, dedicated }))!.id, 'a2');
     assert.equal(moduleAffinity({ sourceModule: 'ui', targetModule: 'api' }, [agent(1)], state({ affinity, dedicated })), undefined);
+  });
+
+  it('module affinity skips busy leaders, breaks ties by busy time, and stops at the first lower score', () => {
+    const key = pairKey('ui', 'api')!;
+    const affinity = new Map([[key, pairScores([['a1', 3], ['a2', 3], ['a3', 3], ['a4', 1]])]]);
+    const request = { sourceModule: 'ui', targetModule: 'api' };
+    const idle = [agent(1, { busyMs: 50 }), agent(2, { busyMs: 20 }), agent(4)];
+    assert.equal(moduleAffinity(request, idle, state({ affinity }))!.id, 'a2', 'a3 is busy; a2 is the less busy of the tied leaders');
+    assert.equal(moduleAffinity(request, [agent(4, { busyMs: 99 }), agent(5)], state({ affinity }))!.id, 'a4', 'the only scored idle agent beats a fresh one');
+  });
+
+  it('ranks pair scores best first as they grow, and forgets an agent everywhere with its process', () => {
+    const scores = pairScores([['a1', 1], ['a2', 2], ['a3', 2]]);
+    assert.deepEqual(scores.ranked.map((s) => `${s.agentId}:${s.score}`), ['a2:2', 'a3:2', 'a1:1']);
+    scores.increment('a1');
+    scores.increment('a1');
+    assert.deepEqual(scores.ranked.map((s) => `${s.agentId}:${s.score}`), ['a1:3', 'a2:2', 'a3:2']);
+    assert.equal(scores.delete('a2'), true);
+    scores.increment('a3');
+    assert.deepEqual(scores.ranked.map((s) => `${s.agentId}:${s.score}`), ['a1:3', 'a3:3']);
+    assert.deepEqual([scores.scoreOf('a2'), scores.delete('a2')], [0, false]);
+
+    const affinity = new ModuleAffinity(true);
+    affinity.recordSuccess('a1', 'ui', 'api');
+    affinity.recordSuccess('a1', 'db', 'api');
+    affinity.recordSuccess('a2', 'db', 'api');
+    affinity.recordSuccess('a2', undefined, undefined);
+    affinity.dedicate('a1', 'ui', 'api');
+    affinity.forgetAgent('a1');
+    assert.deepEqual([...affinity.pairs.keys()], [pairKey('db', 'api')], 'a pair nobody scores any more is dropped');
+    assert.deepEqual(affinity.pairs.get(pairKey('db', 'api')!)!.ranked.map((s) => s.agentId), ['a2']);
+    assert.equal(affinity.dedicated!.size, 0);
   });
 
   it('no strategy ever returns an agent that is not a candidate', () => {
@@ -84,7 +124,7 @@ describe('routing strategies', () => {
       const candidates = all.filter(() => rng() < 0.6);
       const candidatesById = rng() < 0.5 ? new Map(candidates.map((c) => [c.id, c])) : undefined;
       const sticky = new Map([['k', { agentId: `a${Math.floor(rng() * 8)}` }]]);
-      const affinity = new Map([[pairKey('s', 't')!, new Map(all.map((a) => [a.id, Math.floor(rng() * 3)] as [string, number]))]]);
+      const affinity = new Map([[pairKey('s', 't')!, pairScores(all.map((a) => [a.id, Math.floor(rng() * 3)]))]]);
       const dedicated = rng() < 0.5 ? new Map(all.filter(() => rng() < 0.3).map((a) => [a.id, pairKey('x', 'y')!] as [string, string])) : undefined;
       const routing = state({ rng, sticky, affinity, dedicated, candidatesById, lastPickedOrdinal: Math.floor(rng() * 8) - 1, liveAgentIds: new Set(all.map((a) => a.id)) });
       for (const [name, strategy] of Object.entries(ROUTING_STRATEGIES)) {

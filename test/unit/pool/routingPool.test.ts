@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { AgentPool } from '../../../src/core/pool/pool';
+import { pairKey } from '../../../src/core/pool/routing';
 import { FakeAgent } from './fakeAgent';
 import { closeAll, demoPool, demoProfile, nextEvent } from './helpers';
 import { ManualClock } from './manualClock';
@@ -43,6 +44,15 @@ describe('agent pool routing with real demo agents', function () {
     assert.equal(held.agentId, ui.agentId);
     await assert.rejects(pool.acquire({ sourceModule: 'ui', targetModule: 'api', timeout: 200 }), (error: unknown) => (error as { waitReason?: string }).waitReason === 'all-agents-busy');
     held.release();
+    assert.equal(pool.affinity.pairs.get(pairKey('ui', 'api')!)!.scoreOf(ui.agentId), 4);
+
+    // A crash restarts the agent under the same id, but its new process has seen nothing of the pair.
+    const restarted = nextEvent(pool, 'agent-state', (e) => e.agentId === ui.agentId && e.from === 'starting' && e.to === 'idle');
+    process.kill(pool.snapshot().agents.find((a) => a.id === ui.agentId)!.pid!, 'SIGKILL');
+    await restarted;
+    assert.equal(pool.affinity.pairs.get(pairKey('ui', 'api')!), undefined, 'the scores went with the process');
+    assert.equal(pool.affinity.dedicated!.has(ui.agentId), false, 'and so did the dedication');
+    assert.equal(pool.affinity.dedicated!.get(db.agentId), pairKey('db', 'api'));
   });
 
   it('checks health before hand-out and replaces an agent found dead', async () => {

@@ -1,0 +1,100 @@
+import { pairKey } from './routing';
+
+/** One agent's successful turns for one module pair; `index` is its place in the ranking. */
+interface PairScore {
+  readonly agentId: string;
+  score: number;
+  index: number;
+}
+
+/**
+ * Successful turns per agent for one (source, target) module pair, ranked best first, so that
+ * module-affinity routing reads the leaders and stops at the first score it cannot use instead of
+ * looking up every agent that ever served the pair.
+ */
+export class PairScores {
+  private readonly byAgent = new Map<string, PairScore>();
+  private readonly order: PairScore[] = [];
+
+  /** Highest score first; equal scores in the order they reached it. */
+  get ranked(): ReadonlyArray<{ readonly agentId: string; readonly score: number }> {
+    return this.order;
+  }
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  scoreOf(agentId: string): number {
+    return this.byAgent.get(agentId)?.score ?? 0;
+  }
+
+  increment(agentId: string): void {
+    let entry = this.byAgent.get(agentId);
+    if (!entry) {
+      entry = { agentId, score: 0, index: this.order.length };
+      this.byAgent.set(agentId, entry);
+      this.order.push(entry);
+    }
+    entry.score++;
+    // A score grows by one, so the entry moves up only past the entries it now beats: usually none.
+    const { order } = this;
+    let index = entry.index;
+    for (; index > 0 && order[index - 1].score < entry.score; index--) {
+      order[index] = order[index - 1];
+      order[index].index = index;
+    }
+    order[index] = entry;
+    entry.index = index;
+  }
+
+  delete(agentId: string): boolean {
+    const entry = this.byAgent.get(agentId);
+    if (!entry) return false;
+    this.byAgent.delete(agentId);
+    const { order } = this;
+    for (let index = entry.index + 1; index < order.length; index++) {
+      order[index - 1] = order[index];
+      order[index - 1].index = index - 1;
+    }
+    order.pop();
+    return true;
+  }
+}
+
+/**
+ * A pool's module-pair affinity: the scores per pair and, when the pool dedicates agents to pairs,
+ * the pair each agent serves. Both describe what one process has seen, so they go with it.
+ */
+export class ModuleAffinity {
+  /** pairKey -> scores. */
+  readonly pairs = new Map<string, PairScores>();
+  /** agentId -> the pair it is dedicated to; undefined when agents are not dedicated. */
+  readonly dedicated: Map<string, string> | undefined;
+
+  constructor(dedicateAgents: boolean) {
+    this.dedicated = dedicateAgents ? new Map() : undefined;
+  }
+
+  recordSuccess(agentId: string, sourceModule: string | undefined, targetModule: string | undefined): void {
+    const key = pairKey(sourceModule, targetModule);
+    if (key === undefined) return;
+    let scores = this.pairs.get(key);
+    if (!scores) this.pairs.set(key, (scores = new PairScores()));
+    scores.increment(agentId);
+  }
+
+  /** With dedicated agents: the agent now serves this pair only. */
+  dedicate(agentId: string, sourceModule: string | undefined, targetModule: string | undefined): void {
+    const key = pairKey(sourceModule, targetModule);
+    if (this.dedicated && key !== undefined) this.dedicated.set(agentId, key);
+  }
+
+  /** The agent's process is gone (crash, restart, recycle, stop): what it had learned goes too. */
+  forgetAgent(agentId: string): void {
+    for (const [key, scores] of this.pairs) {
+      if (scores.delete(agentId) && scores.size === 0) this.pairs.delete(key);
+    }
+    this.dedicated?.delete(agentId);
+  }
+}
