@@ -10,7 +10,16 @@ import type { AgentState, PoolEvent } from './events';
 export class AgentTable {
   readonly agents = new Map<string, PooledAgent>();
   readonly idle: PooledAgent[] = [];
-  readonly idleById = new Map<string, PooledAgent>();
+  /**
+   * The idle agents by id, read through the table of all agents: a Map kept in step would take a
+   * delete and a set on every acquire and release.
+   */
+  readonly idleById = {
+    get: (id: string): PooledAgent | undefined => {
+      const agent = this.agents.get(id);
+      return agent?.state === 'idle' ? agent : undefined;
+    },
+  };
   readonly liveAgentIds = new Set<string>();
   readonly counts: Record<AgentState, number> = { starting: 0, idle: 0, busy: 0, draining: 0, recycling: 0, unhealthy: 0, stopped: 0 };
 
@@ -23,7 +32,9 @@ export class AgentTable {
   transition(agent: PooledAgent, to: AgentState, reason?: string): void {
     const from = agent.state;
     if (from === to) return;
-    if (!canTransition(from, to)) throw new Error(`agent ${agent.id} cannot go from ${from ?? 'new'} to ${to}`);
+    // Idle to busy and back, every acquire and release, are always allowed: only the rest is looked up.
+    const everyTurn = (from === 'idle' && to === 'busy') || (from === 'busy' && to === 'idle');
+    if (!everyTurn && !canTransition(from, to)) throw new Error(`agent ${agent.id} cannot go from ${from ?? 'new'} to ${to}`);
     agent.state = to;
     if (from) this.counts[from]--;
     this.counts[to]++;
@@ -50,7 +61,6 @@ export class AgentTable {
     const index = idle.indexOf(agent);
     for (let i = index + 1; i < idle.length; i++) idle[i - 1] = idle[i];
     idle.pop();
-    this.idleById.delete(agent.id);
   }
 
   /** Keeps the ordinal order routing expects; a released agent usually goes at or near the end. */
@@ -60,7 +70,6 @@ export class AgentTable {
     idle.push(agent);
     for (; index > 0 && idle[index - 1].ordinal > agent.ordinal; index--) idle[index] = idle[index - 1];
     idle[index] = agent;
-    this.idleById.set(agent.id, agent);
   }
 
   /** Ids of the agents a request could still target, for error messages. */

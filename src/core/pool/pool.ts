@@ -124,7 +124,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   /** run()'s own lease, which no caller can touch: the turn goes straight to the runner, past Lease.prompt's guards. */
   private async runOnLease(lease: Lease, prompt: string, options: RunOptions): Promise<RunResult> {
     try {
-      const result = (await this.turns.run(lease, prompt, options)) as RunResult;
+      const result = (await this.turns.run(lease, prompt, options, lease.acquiredAt)) as RunResult;
       result.agentId = lease.agentId;
       return result;
     } finally {

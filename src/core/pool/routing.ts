@@ -38,8 +38,8 @@ export interface RoutingState {
   readonly affinity: ReadonlyMap<string, Pick<PairScores, 'ranked'>>;
   /** agentId -> the pair it is dedicated to, when the pool dedicates agents to pairs. */
   readonly dedicated?: ReadonlyMap<string, string>;
-  /** The candidates by id; when absent, keyed lookups scan the candidates. */
-  readonly candidatesById?: ReadonlyMap<string, RoutableAgent>;
+  /** The candidates by id (a Map will do); when absent, keyed lookups scan the candidates. */
+  readonly candidatesById?: { get(id: string): RoutableAgent | undefined };
 }
 
 export type RoutingStrategy = (request: RouteRequest, candidates: readonly RoutableAgent[], state: RoutingState) => RoutableAgent | undefined;

@@ -31,7 +31,8 @@ export class TurnRunner {
     this.watchdog = new TurnWatchdog(pool.options.clock);
   }
 
-  async run(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }> {
+  /** `startedAt`: run() passes the lease's hand-out time, taken a moment before, to save a clock read. */
+  async run(lease: Lease, text: string, options: TurnOptions, startedAt?: number): Promise<PromptResult & { sessionId: string }> {
     const { pool } = this;
     const { clock } = pool.options;
     const agent = pool.agents.get(lease.agentId);
@@ -39,7 +40,7 @@ export class TurnRunner {
     if (!agent || agent.lease !== lease || !connection) {
       throw lostError(agent, lease);
     }
-    const startedAt = clock.monotonicNow();
+    startedAt ??= clock.monotonicNow();
     let outcome: TurnOutcome = 'failed';
     let result: PromptResult | undefined;
     const turn: NonNullable<PooledAgent['turn']> = { sessionId: '' };
