@@ -118,9 +118,7 @@ export class Supervisor {
     try {
       await connection.start();
       // The first session is part of warming up: agents without credentials fail here, not at the first prompt.
-      const firstSession = connection.openSession({ cwd: options.cwd });
-      agent.spareSession = firstSession;
-      await firstSession;
+      await agent.openSpareSession(connection, options.cwd);
     } catch (error) {
       return this.handleStartFailure(agent, connection, error, trial);
     }

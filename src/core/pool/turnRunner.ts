@@ -108,9 +108,10 @@ export class TurnRunner {
     };
   }
 
-  /** The session at hand without waiting: the agent's own in 'reuse' mode once opened. */
+  /** The session at hand without waiting: the agent's own in 'reuse' mode, the opened spare in 'fresh' mode. */
   private readySession(agent: PooledAgent, lease: Lease): string | undefined {
-    return lease.request.sessionKey === undefined && this.pool.options.sessionMode === 'reuse' ? agent.defaultSession : undefined;
+    if (lease.request.sessionKey !== undefined) return undefined;
+    return this.pool.options.sessionMode === 'reuse' ? agent.defaultSession : agent.takeOpenedSpare();
   }
 
   private async sessionFor(agent: PooledAgent, lease: Lease): Promise<string> {

@@ -38,6 +38,27 @@ describe('agent pool with real demo agents: acquire, run, limits', function () {
     assert.ok(finished && finished.type === 'turn-finished' && finished.outcome === 'succeeded' && finished.firstEventMs !== undefined);
   });
 
+  it("gives each task a fresh session by default, opened after the previous release; 'reuse' keeps one", async () => {
+    const fresh = demoPool({ minAgents: 1, maxAgents: 1 });
+    await fresh.start();
+    const [agent] = fresh.agents.values();
+    const warmUpSession = await agent.spareSession!;
+    const first = await fresh.run('one');
+    assert.equal(first.sessionId, warmUpSession, 'the first task takes the session opened while warming up');
+    const opened = await agent.spareSession!;
+    const second = await fresh.run('two');
+    assert.equal(second.sessionId, opened, 'the next task takes the one opened after the release');
+    assert.notEqual(second.sessionId, first.sessionId);
+    const sticky = await fresh.run('three', { sessionKey: 'chat' });
+    assert.notEqual(sticky.sessionId, second.sessionId, 'a conversation gets a session of its own');
+    assert.equal((await fresh.run('four', { sessionKey: 'chat' })).sessionId, sticky.sessionId);
+
+    const reuse = demoPool({ minAgents: 1, maxAgents: 1, sessionMode: 'reuse' });
+    await reuse.start();
+    const sessions = new Set([(await reuse.run('one')).sessionId, (await reuse.run('two')).sessionId, (await reuse.run('three')).sessionId]);
+    assert.equal(sessions.size, 1);
+  });
+
   it('queues when every agent is busy and hands the freed agent to the highest priority first', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1 });
     await pool.start();
