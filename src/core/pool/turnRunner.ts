@@ -100,6 +100,9 @@ export class TurnRunner {
     const runner = this;
     return {
       onExpired(kind, promptSettled) {
+        // Out of service at once, before the lease ends: its process may still be running the turn,
+        // and a request made right after the timeout must not land on it.
+        if (agent.state === 'busy') runner.pool.transition(agent, 'unhealthy', kind === 'idle' ? 'idle watchdog fired' : 'turn deadline exceeded');
         void runner.cancelThenKill(agent, sessionId, promptSettled, kind);
       },
       onCancelUnanswered() {

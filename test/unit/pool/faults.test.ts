@@ -29,6 +29,18 @@ describe('agent pool with real demo agents: faults and supervision', function ()
     assert.notEqual(pool.snapshot().agents[0].pid, hungPid);
   });
 
+  it('never hands out an agent whose turn timed out, even to a request made right after', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 300, cancelGraceMs: 200 });
+    await pool.start();
+    const [hung] = pool.snapshot().agents;
+    await assert.rejects(pool.run('/demo hang\nstuck'), (error: unknown) => codeOf(error) === 'TURN_IDLE_TIMEOUT');
+    assert.equal(pool.snapshot().agents.find((a) => a.id === hung.id)?.state, 'unhealthy', 'out of service until it is cancelled and killed');
+    const next = await pool.run('right after');
+    assert.equal(next.text, 'right after');
+    assert.notEqual(next.agentId, hung.id);
+    assert.equal(isAlive(hung.pid!), false);
+  });
+
   it('bounds a chatty turn with the deadline even while events keep coming', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 5000, turnDeadlineMs: 400 });
     await pool.start();
