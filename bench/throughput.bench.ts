@@ -1,12 +1,16 @@
 /**
  * Prompts per second with 4 zero-latency demo agents: the pool (16 concurrent callers, one lease
- * per agent, sessionMode reuse like the raw side's one session per connection) against 4 raw ACP SDK connections each driven by its own loop (goal: >= 0.8x raw).
+ * per agent, sessionMode reuse like the raw side's one session per connection) against 4 raw ACP
+ * SDK connections each driven by its own loop (goal: >= 0.8x raw). Five rounds, the side that goes
+ * first alternating; the figure is the median of the rounds' ratios, so a burst of load from
+ * another tenant of the machine during one 2-second run does not decide it.
  */
 import type { BenchEntry } from './bench-entry';
 import { benchPool, RawAcpClient } from './pool-support';
 
 const AGENTS = 4;
-const PROMPTS = 6_000;
+const PROMPTS = 4_000;
+const ROUNDS = 5;
 const CALLERS = 16;
 
 async function poolRate(): Promise<number> {
@@ -42,23 +46,30 @@ async function rawRate(): Promise<number> {
 }
 
 export async function run(): Promise<BenchEntry[]> {
-  const raw1 = await rawRate();
-  const ours1 = await poolRate();
-  const raw2 = await rawRate();
-  const ours2 = await poolRate();
-  const ours = (ours1 + ours2) / 2;
-  const raw = (raw1 + raw2) / 2;
+  const rounds: Array<{ ours: number; raw: number }> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) {
+      const raw = await rawRate();
+      rounds.push({ raw, ours: await poolRate() });
+    } else {
+      const ours = await poolRate();
+      rounds.push({ ours, raw: await rawRate() });
+    }
+  }
+  const ratios = rounds.map((r) => r.ours / r.raw);
+  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+  const middle = rounds[ratios.indexOf(median)];
   return [
     {
       name: 'throughput (4 demo agents)',
-      ours,
-      baseline: raw,
+      ours: middle.ours,
+      baseline: middle.raw,
       baselineName: '4 raw ACP SDK connections',
-      ratio: ours / raw,
+      ratio: median,
       unit: 'prompts/s',
       goal: 'ratio >= 0.8',
-      met: ours / raw >= 0.8,
-      details: { prompts: PROMPTS, callers: CALLERS, runs: 2 },
+      met: median >= 0.8,
+      details: { prompts: PROMPTS, callers: CALLERS, rounds: ROUNDS, roundRatios: ratios.map((r) => r.toFixed(3)).join(' ') },
     },
   ];
 }
