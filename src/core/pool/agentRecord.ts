@@ -151,7 +151,9 @@ export class PooledAgent implements RoutableAgent {
    * 'fresh' mode: opens the next lease's session while the agent is idle, after a release, so the
    * next prompt finds it open instead of queuing behind session/new. The request goes out on the
    * next turn of the event loop: the caller whose lease just ended gets its result first, instead of
-   * waiting for the write that wakes the agent (measured: 80 us of a 0.5 ms round trip).
+   * waiting for the write that wakes the agent (measured: 80 us of a 0.5 ms round trip). A lease
+   * taken within that turn waits for the spare (takeSession), or, for a conversation, sends its
+   * prompt ahead of it; agents serve requests on different sessions independently.
    */
   prepareSession(cwd: string): void {
     const connection = this.connection;

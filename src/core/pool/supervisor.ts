@@ -187,7 +187,8 @@ export class Supervisor {
   private async stop(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
     agent.retiring = true;
     try {
-      if (agent.state !== via) this.pool.transition(agent, via, reason);
+      // An agent already out of service (its turn timed out, it awaits the kill) goes straight to the kill.
+      if (agent.state !== via && agent.state !== 'unhealthy') this.pool.transition(agent, via, reason);
       const connection = agent.connection;
       if (connection) {
         try {

@@ -37,7 +37,7 @@ export class TurnRunner {
     const { clock } = pool.options;
     const agent = pool.agents.get(lease.agentId);
     const connection = agent?.connection;
-    if (!agent || agent.lease !== lease || !connection) {
+    if (!agent || agent.lease !== lease || !connection || agent.state === 'unhealthy') {
       throw lostError(agent, lease);
     }
     startedAt ??= clock.monotonicNow();
@@ -150,6 +150,11 @@ export class TurnRunner {
 }
 
 function lostError(agent: PooledAgent | undefined, lease: Lease): PoolError {
-  const why = agent && agent.lease !== lease && agent.state !== 'stopped' ? 'its process was replaced' : 'it is gone';
+  const why =
+    agent?.state === 'unhealthy' && agent.lease === lease
+      ? 'its last turn timed out and it is being restarted'
+      : agent && agent.lease !== lease && agent.state !== 'stopped'
+        ? 'its process was replaced'
+        : 'it is gone';
   return new PoolError('POOL_AGENT_LOST', `agent ${lease.agentId} of profile "${lease.profile}" cannot run this turn: ${why}; acquire a new lease`);
 }

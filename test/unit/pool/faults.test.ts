@@ -41,6 +41,44 @@ describe('agent pool with real demo agents: faults and supervision', function ()
     assert.equal(isAlive(hung.pid!), false);
   });
 
+  it('closes, stops or restarts an agent whose turn timed out without waiting for the cancel grace', async () => {
+    const timedOut = async (pool: ReturnType<typeof demoPool>) => {
+      await pool.start();
+      const [hung] = pool.snapshot().agents;
+      await assert.rejects(pool.run('/demo hang\nstuck'), (error: unknown) => codeOf(error) === 'TURN_IDLE_TIMEOUT');
+      return hung;
+    };
+    const limits = { minAgents: 1, maxAgents: 1, idleWatchdogMs: 200, cancelGraceMs: 5_000, autoscale: false };
+
+    // A caller holding its lease past the timeout cannot send the dying process another prompt.
+    const holding = demoPool(limits);
+    await holding.start();
+    const lease = await holding.acquire();
+    await assert.rejects(lease.prompt('/demo hang\nstuck'), (error: unknown) => codeOf(error) === 'TURN_IDLE_TIMEOUT');
+    await assert.rejects(lease.prompt('again'), /its last turn timed out and it is being restarted/);
+    lease.release();
+
+    const closing = demoPool(limits);
+    const first = await timedOut(closing);
+    await closing.close();
+    assert.equal(isAlive(first.pid!), false);
+
+    const restarting = demoPool(limits);
+    const second = await timedOut(restarting);
+    await restarting.restartAgent(second.id);
+    const [after] = restarting.snapshot().agents;
+    assert.deepEqual([after.id, after.state], [second.id, 'idle']);
+    assert.notEqual(after.pid, second.pid);
+    assert.equal((await restarting.run('served again')).text, 'served again');
+
+    const stopping = demoPool(limits);
+    const third = await timedOut(stopping);
+    const stopped = nextEvent(stopping, 'agent-state', (e) => e.agentId === third.id && e.to === 'stopped');
+    stopping.stopAgent(third.id);
+    await stopped;
+    assert.equal(isAlive(third.pid!), false);
+  });
+
   it('bounds a chatty turn with the deadline even while events keep coming', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 5000, turnDeadlineMs: 400 });
     await pool.start();
