@@ -73,7 +73,7 @@ export class Dispatcher {
    */
   acquireNow(options: AcquireOptions, task = options.task): Lease | undefined {
     const { host } = this;
-    if (host.closed || host.breaker.state === 'open' || options.agentId !== undefined) return undefined;
+    if (host.closed || host.breaker.state === 'open' || options.agentId !== undefined || options.signal?.aborted) return undefined;
     if (this.queue.size > 0 || this.table.idle.length === 0) return undefined;
     return this.serveNow(options, task);
   }
@@ -82,6 +82,8 @@ export class Dispatcher {
   acquire(options: AcquireOptions, task = options.task): Promise<Lease> {
     const { host } = this;
     if (host.closed) return Promise.reject(this.closedError());
+    // Before anything else: an idle agent must not go to a request its caller already gave up.
+    if (options.signal?.aborted) return Promise.reject(this.cancelledError());
     if (host.breaker.state === 'open') return Promise.reject(this.circuitError());
     if (options.agentId !== undefined) {
       const unavailable = this.targetUnavailable(options.agentId);
@@ -100,8 +102,7 @@ export class Dispatcher {
         return;
       }
       const timeoutMs = options.timeout ?? host.options.acquireTimeoutMs;
-      const onAbort = () => this.fail(waiter, new PoolError('POOL_ACQUIRE_CANCELLED', `waiting for a "${host.profile}" agent was cancelled`));
-      if (options.signal?.aborted) return onAbort();
+      const onAbort = () => this.fail(waiter, this.cancelledError());
       options.signal?.addEventListener('abort', onAbort, { once: true });
       waiter.timer = clock.setTimeout(() => {
         const [waitReason, why] = this.waitReason(options);
@@ -125,6 +126,8 @@ export class Dispatcher {
     if (this.queue.size === 0 || this.table.idle.length === 0) return;
     for (const waiter of this.queue) {
       if (this.table.idle.length === 0) break;
+      // A listener of the events fired below may acquire and pump again: skip whom that served.
+      if (!this.queue.has(waiter)) continue;
       const lease = this.serveNow(waiter.request, waiter.task);
       if (!lease) continue;
       this.remove(waiter);
@@ -146,6 +149,10 @@ export class Dispatcher {
   circuitError(): PoolError {
     const { host } = this;
     return new PoolError('POOL_CIRCUIT_OPEN', `Agent profile "${host.profile}" is paused (circuit ${host.breaker.state}): ${host.breaker.reason ?? 'too many failures'}.`, { waitReason: 'circuit-open' });
+  }
+
+  private cancelledError(): PoolError {
+    return new PoolError('POOL_ACQUIRE_CANCELLED', `waiting for a "${this.host.profile}" agent was cancelled`);
   }
 
   closedError(): PoolError {

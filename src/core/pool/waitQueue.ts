@@ -38,6 +38,10 @@ export class WaitQueue implements Iterable<Waiter> {
     this.waiters.splice(low, 0, waiter);
   }
 
+  has(waiter: Waiter): boolean {
+    return this.waiters.includes(waiter);
+  }
+
   remove(waiter: Waiter): boolean {
     const index = this.waiters.indexOf(waiter);
     if (index < 0) return false;

@@ -72,6 +72,26 @@ describe('agent pool with real demo agents: acquire, run, limits', function () {
     assert.deepEqual(order, ['high', 'low']);
   });
 
+  it('cancels a waiting acquire by its signal, and never serves a request whose signal was already aborted', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1 });
+    await pool.start();
+    const aborted = AbortSignal.abort();
+    await assert.rejects(pool.acquire({ signal: aborted }), rejectsWith('POOL_ACQUIRE_CANCELLED', /was cancelled/), 'an idle agent is not handed out');
+    await assert.rejects(pool.run('never sent', { signal: aborted }), rejectsWith('POOL_ACQUIRE_CANCELLED', /was cancelled/));
+    assert.equal(pool.snapshot().agents[0].state, 'idle');
+
+    const lease = await pool.acquire();
+    await assert.rejects(pool.acquire({ signal: aborted }), rejectsWith('POOL_ACQUIRE_CANCELLED', /was cancelled/), 'nor queued');
+    const controller = new AbortController();
+    const waiting = pool.acquire({ signal: controller.signal });
+    assert.equal(pool.snapshot().queueDepth, 1);
+    controller.abort();
+    await assert.rejects(waiting, rejectsWith('POOL_ACQUIRE_CANCELLED', /was cancelled/));
+    assert.equal(pool.snapshot().queueDepth, 0);
+    lease.release();
+    assert.equal((await pool.run('served')).text, 'served');
+  });
+
   it('refuses at once when the queue is full, saying every agent is busy', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1, queueLimit: 1 });
     await pool.start();
