@@ -60,13 +60,17 @@ export class Lease {
       return result;
     } finally {
       this.turnOpen = false;
+      if (this.releasedFlag) this.host.releaseLease(this);
     }
   }
 
-  /** Gives the agent back to the pool; safe to call twice. */
+  /**
+   * Gives the agent back to the pool; safe to call twice. Called mid-turn, the agent goes back once
+   * the turn ends: until then its process is still working, and no other lease may prompt it.
+   */
   release(): void {
     if (this.releasedFlag) return;
     this.releasedFlag = true;
-    this.host.releaseLease(this);
+    if (!this.turnOpen) this.host.releaseLease(this);
   }
 }

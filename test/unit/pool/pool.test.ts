@@ -92,6 +92,21 @@ describe('agent pool with real demo agents: acquire, run, limits', function () {
     assert.equal((await pool.run('served')).text, 'served');
   });
 
+  it('hands an agent back only once its turn has ended when the lease is released mid-turn', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, autoscale: false });
+    await pool.start();
+    const lease = await pool.acquire();
+    const events = recordEvents(pool);
+    const turn = lease.prompt('/demo latency=300\nslow');
+    lease.release();
+    assert.equal(pool.snapshot().agents[0].state, 'busy');
+    const next = pool.acquire();
+    assert.equal((await turn).text, 'slow');
+    (await next).release();
+    const order = events.map((e) => (e.type === 'agent-state' ? `${e.from}->${e.to}` : e.type)).filter((e) => e !== 'queue');
+    assert.deepEqual(order.slice(0, 4), ['turn-finished', 'busy->idle', 'idle->busy', 'busy->idle'], 'the next lease came after the turn');
+  });
+
   it('refuses at once when the queue is full, saying every agent is busy', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1, queueLimit: 1 });
     await pool.start();
