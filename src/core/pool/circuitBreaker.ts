@@ -16,8 +16,10 @@ export class CircuitBreaker {
   private current: CircuitState = 'closed';
   private currentReason: string | undefined;
   private consecutiveFailures = 0;
-  private trialInFlight = false;
+  /** The work holding the half-open trial (a lease, a spawn): only it can give the trial back. */
+  private trialHolder: object | undefined;
   private cooldownTimer: TimerHandle | undefined;
+  private disposed = false;
 
   constructor(
     private readonly options: CircuitBreakerOptions,
@@ -36,55 +38,61 @@ export class CircuitBreaker {
     return this.consecutiveFailures;
   }
 
-  /** True when new work may start: closed, or half-open with the single trial still free (which it then takes). */
-  tryPass(): boolean {
+  /** True when new work may start: closed, or half-open with the single trial still free (which `holder` then takes). */
+  tryPass(holder: object): boolean {
     if (this.current === 'closed') return true;
-    if (this.current === 'open' || this.trialInFlight) return false;
-    this.trialInFlight = true;
+    if (this.current === 'open' || this.trialHolder) return false;
+    this.trialHolder = holder;
     return true;
   }
 
   /** Whether work could start now, without taking the half-open trial. */
   isPassable(): boolean {
-    return this.current === 'closed' || (this.current === 'half-open' && !this.trialInFlight);
+    return this.current === 'closed' || (this.current === 'half-open' && !this.trialHolder);
   }
 
   recordSuccess(): void {
     this.consecutiveFailures = 0;
-    this.trialInFlight = false;
+    this.trialHolder = undefined;
     if (this.current !== 'closed') this.setState('closed', undefined);
   }
 
   /** `immediate` opens at once (rate limit, auth, start failure); otherwise after the threshold in a row. */
   recordFailure(reason: string, immediate = false): void {
     this.consecutiveFailures++;
-    const wasTrial = this.trialInFlight;
-    this.trialInFlight = false;
+    const wasTrial = this.trialHolder !== undefined;
+    this.trialHolder = undefined;
     if (immediate || wasTrial || this.current === 'half-open' || this.consecutiveFailures >= this.options.failureThreshold) {
       const why = immediate ? reason : `${this.consecutiveFailures} failures in a row, the last: ${reason}`;
       this.open(why);
     }
   }
 
-  /** Gives back a half-open trial that ended without a verdict (e.g. the lease was released unused). */
-  releaseTrial(): void {
-    this.trialInFlight = false;
+  /**
+   * Gives back the half-open trial when `holder` holds it and ended without a verdict (a lease released
+   * unused, a spawn stopped on purpose); anything else is a no-op, so a later trial is never freed by mistake.
+   */
+  releaseTrial(holder: object): void {
+    if (this.trialHolder === holder) this.trialHolder = undefined;
   }
 
   reset(): void {
     this.clearTimer();
     this.consecutiveFailures = 0;
-    this.trialInFlight = false;
+    this.trialHolder = undefined;
     if (this.current !== 'closed') this.setState('closed', undefined);
   }
 
+  /** The pool closed: a turn failing during its shutdown grace may still open the circuit, but arms no timer. */
   dispose(): void {
+    this.disposed = true;
     this.clearTimer();
   }
 
   private open(reason: string): void {
     this.clearTimer();
     this.setState('open', reason);
+    if (this.disposed) return;
     this.cooldownTimer = this.options.clock.setTimeout(() => {
       this.cooldownTimer = undefined;
       this.setState('half-open', this.currentReason);

@@ -171,9 +171,9 @@ export class Dispatcher {
         void this.supervisor.retire(agent, 'unhealthy', 'failed the health check before hand-out');
         continue;
       }
-      if (host.breaker.state === 'half-open' && !host.breaker.tryPass()) return undefined;
       const now = host.options.clock.monotonicNow();
       const lease = new Lease(host, agent.id, host.profile, request, now);
+      if (host.breaker.state === 'half-open' && !host.breaker.tryPass(lease)) return undefined;
       agent.lease = lease;
       agent.leasedAt = now;
       agent.currentTask = task;

@@ -137,6 +137,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 
   releaseLease(lease: Lease): void {
+    // First: a trial lease whose agent died or was replaced gives the trial back all the same.
+    this.breaker.releaseTrial(lease);
     const agent = this.agents.get(lease.agentId);
     if (!agent || agent.lease !== lease) return;
     const now = this.options.clock.monotonicNow();
@@ -144,7 +146,6 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     agent.currentTask = undefined;
     agent.busyMs += now - agent.leasedAt;
     agent.lastReleasedAt = now;
-    if (this.breaker.state === 'half-open') this.breaker.releaseTrial();
     if (agent.state === 'draining') {
       // Also while closing: the close waits for this agent, and only a state change tells it the lease ended.
       void this.supervisor.retire(agent, 'draining', 'stopped after its lease');

@@ -76,8 +76,9 @@ export class Supervisor {
   private async startAgent(existing: PooledAgent | undefined, reason: string): Promise<void> {
     const { pool } = this;
     const { options } = pool;
-    const trial = pool.breaker.state === 'half-open';
-    if (pool.closed || pool.breaker.state === 'open' || (trial && !pool.breaker.tryPass())) return this.dropRestart(existing);
+    // With the circuit half-open, this spawn is the trial: the token lets only this spawn give it back.
+    const trial = pool.breaker.state === 'half-open' ? {} : undefined;
+    if (pool.closed || pool.breaker.state === 'open' || (trial && !pool.breaker.tryPass(trial))) return this.dropRestart(existing);
     const liveBefore = pool.liveCount() - (existing ? 1 : 0);
     this.pendingSpawns++;
     let slot;
@@ -91,7 +92,7 @@ export class Supervisor {
     }
     if (!slot || pool.closed) {
       if (slot) await slot.release();
-      if (trial) pool.breaker.releaseTrial();
+      if (trial) pool.breaker.releaseTrial(trial);
       this.dropRestart(existing);
       return;
     }
@@ -122,7 +123,11 @@ export class Supervisor {
     } catch (error) {
       return this.handleStartFailure(agent, connection, error, trial);
     }
-    if (agent.connection !== connection || agent.state !== 'starting') return;
+    if (agent.connection !== connection || agent.state !== 'starting') {
+      // Stopped on purpose during its handshake (scale down, a restart): no verdict on the profile.
+      if (trial) pool.breaker.releaseTrial(trial);
+      return;
+    }
     agent.startedAt = options.clock.wallNow();
     agent.startedMonotonic = options.clock.monotonicNow();
     pool.transition(agent, 'idle', 'ready');
@@ -161,7 +166,7 @@ export class Supervisor {
     agent.userRestart = true;
     agent.awaitingRestart = true;
     try {
-      if (agent.lease && pool.breaker.state === 'half-open') pool.breaker.releaseTrial();
+      if (agent.lease) pool.breaker.releaseTrial(agent.lease);
       const turn = agent.turn;
       if (turn) {
         // Set before the kill: a turn still opening its session must not go on to prompt a dying process.
@@ -245,11 +250,11 @@ export class Supervisor {
     });
   }
 
-  private async handleStartFailure(agent: PooledAgent, connection: AgentConnection, error: unknown, trial: boolean): Promise<void> {
+  private async handleStartFailure(agent: PooledAgent, connection: AgentConnection, error: unknown, trial: object | undefined): Promise<void> {
     const { pool } = this;
     if (agent.connection !== connection || agent.stopping) {
       // A deliberate stop (shutdown, a user's restart) killed the handshake: it cleans up itself.
-      if (trial) pool.breaker.releaseTrial();
+      if (trial) pool.breaker.releaseTrial(trial);
       return;
     }
     const deliberate = pool.closed;
@@ -271,7 +276,7 @@ export class Supervisor {
     this.forget(agent);
     // Any failure to start opens the circuit at once: retrying a missing binary only burns CPU and budget.
     if (!deliberate) pool.breaker.recordFailure(`${message} [${errorCode(error) ?? 'error'}]`, true);
-    else if (trial) pool.breaker.releaseTrial();
+    else if (trial) pool.breaker.releaseTrial(trial);
     pool.afterChange();
   }
 

@@ -106,7 +106,7 @@ describe('circuit breaker', () => {
     instance.recordFailure('e');
     assert.equal(instance.state, 'open');
     assert.deepEqual(changes, ['open: 3 failures in a row, the last: e']);
-    assert.equal(instance.tryPass(), false);
+    assert.equal(instance.tryPass({}), false);
   });
 
   it('opens at once on an immediate failure and half-opens after the cooldown for exactly one trial', () => {
@@ -118,14 +118,36 @@ describe('circuit breaker', () => {
     assert.equal(instance.state, 'open');
     clock.advance(1);
     assert.equal(instance.state, 'half-open');
-    assert.equal(instance.tryPass(), true);
-    assert.equal(instance.tryPass(), false, 'only one trial at a time');
+    assert.equal(instance.tryPass({}), true);
+    assert.equal(instance.tryPass({}), false, 'only one trial at a time');
     instance.recordFailure('still limited');
     assert.equal(instance.state, 'open', 'a failed trial reopens');
     clock.advance(1000);
-    assert.equal(instance.tryPass(), true);
+    assert.equal(instance.tryPass({}), true);
     instance.recordSuccess();
     assert.equal(instance.state, 'closed');
     assert.deepEqual(changes, ['open: rate limited', 'half-open: rate limited', 'open: 2 failures in a row, the last: still limited', 'half-open: 2 failures in a row, the last: still limited', 'closed']);
+  });
+
+  it('lets only the work holding the half-open trial give it back, and arms no cooldown once disposed', () => {
+    const clock = new ManualClock();
+    const { instance } = breaker(clock);
+    instance.recordFailure('auth', true);
+    clock.advance(1000);
+    const firstTrial = {};
+    assert.equal(instance.tryPass(firstTrial), true);
+    instance.releaseTrial({});
+    assert.equal(instance.isPassable(), false, 'a lease that never held the trial cannot free it');
+    instance.releaseTrial(firstTrial);
+    assert.equal(instance.isPassable(), true, 'the holder gives it back when it ends without a verdict');
+    const secondTrial = {};
+    assert.equal(instance.tryPass(secondTrial), true);
+    instance.releaseTrial(firstTrial);
+    assert.equal(instance.isPassable(), false, 'a stale holder does not free the next trial');
+
+    instance.dispose();
+    instance.recordFailure('failed during shutdown');
+    assert.equal(instance.state, 'open');
+    assert.equal(clock.pendingTimers, 0);
   });
 });
