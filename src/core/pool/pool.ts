@@ -195,21 +195,24 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     resolvePoolOptions({ ...this.optionsForValidation(), minAgents, maxAgents });
     this.minLimit = minAgents;
     this.maxLimit = maxAgents;
-    const excess = this.liveCount() - maxAgents;
+    // Agents already on their way out (draining, recycling, unhealthy with no restart coming) do not count.
+    const staying = [...this.agents.values()].filter((a) => a.awaitingRestart || a.state === 'idle' || a.state === 'starting' || a.state === 'busy');
+    const from = staying.length + this.supervisor.pendingSpawns;
+    const excess = from - maxAgents;
     if (excess > 0) {
-      const victims = [...this.agents.values()].filter((a) => a.state === 'idle' || a.state === 'starting' || a.state === 'busy');
-      victims.sort((a, b) => rankForStopping(a) - rankForStopping(b) || a.lastReleasedAt - b.lastReleasedAt);
-      const from = this.liveCount();
+      staying.sort((a, b) => rankForStopping(a) - rankForStopping(b) || a.lastReleasedAt - b.lastReleasedAt);
       this.events.fire({ type: 'scale', profile: this.profile, direction: 'down', from, to: from - excess, reason: `maxAgents set to ${maxAgents}`, at: this.options.clock.wallNow() });
-      for (const agent of victims.slice(0, excess)) this.stopAgent(agent.id);
+      for (const agent of staying.slice(0, excess)) this.stopAgent(agent.id);
     }
     this.afterChange();
   }
 
-  /** Stops one agent: at once when idle, after its lease when busy. */
+  /** Stops one agent: at once when idle, after its lease when busy; a crashed one is not restarted. */
   stopAgent(agentId: string): void {
     const agent = this.agents.get(agentId);
-    if (!agent || agent.state === 'stopped') return;
+    if (!agent) return;
+    if (agent.awaitingRestart) return this.supervisor.cancelRestart(agent);
+    if (agent.state === 'stopped') return;
     if (agent.state === 'busy') {
       this.transition(agent, 'draining', 'stop requested');
       // Requests waiting for this very agent learn at once that it will not come back.
@@ -344,6 +347,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 }
 
+/** Who goes first when the pool shrinks: crashed agents not yet back, then starting, idle, busy. */
 function rankForStopping(agent: PooledAgent): number {
-  return agent.state === 'starting' ? 0 : agent.state === 'idle' ? 1 : 2;
+  return agent.awaitingRestart ? -1 : agent.state === 'starting' ? 0 : agent.state === 'idle' ? 1 : 2;
 }

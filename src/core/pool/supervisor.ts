@@ -242,6 +242,7 @@ export class Supervisor {
       this.consecutiveCrashes++;
       pool.breaker.recordFailure(why);
       if (pool.closed || pool.breaker.state === 'open') this.dropRestart(agent);
+      else if (!agent.awaitingRestart) this.forget(agent); // stopped by the user during the clean-up
       else if (!agent.userRestart) this.scheduleRestart(agent);
       pool.afterChange();
     });
@@ -328,6 +329,21 @@ export class Supervisor {
       this.sleeps.set(handle, wake);
       this.sleeping = { agent, wake };
     });
+  }
+
+  /**
+   * A crashed agent stopped before its restart (the user's Stop, a scale down): it leaves the restart
+   * queue, its backoff ends, and it does not come back.
+   */
+  cancelRestart(agent: PooledAgent): void {
+    if (!agent.awaitingRestart || agent.userRestart) return;
+    const queued = this.restartQueue.indexOf(agent);
+    if (queued >= 0) this.restartQueue.splice(queued, 1);
+    const sleeping = this.sleeping?.agent === agent ? this.sleeping : undefined;
+    // Still being cleaned up after the crash: handleExit forgets it when done.
+    if (agent.state === 'stopped') this.dropRestart(agent);
+    else agent.awaitingRestart = false;
+    sleeping?.wake();
   }
 
   private dropRestart(agent: PooledAgent | undefined): void {

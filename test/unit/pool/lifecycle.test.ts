@@ -78,6 +78,41 @@ describe('agent pool with real demo agents: recycling, scaling, restarts', funct
     assert.equal(pool.snapshot().agents.length, 1, 'never below minAgents');
   });
 
+  it('lowers maxAgents without counting agents already on their way out', async () => {
+    const pool = demoPool({ minAgents: 3, maxAgents: 3, autoscale: false });
+    await pool.start();
+    const lease = await pool.acquire();
+    pool.stopAgent(lease.agentId);
+    assert.equal(pool.snapshot().agents.find((a) => a.id === lease.agentId)?.state, 'draining');
+    const events = recordEvents(pool);
+    pool.scale({ minAgents: 2, maxAgents: 2 });
+    assert.deepEqual(events.filter((e) => e.type === 'scale'), [], 'two agents stay, the draining one is already leaving');
+    const gone = nextEvent(pool, 'agent-state', (e) => e.agentId === lease.agentId && e.to === 'stopped');
+    lease.release();
+    await gone;
+    assert.deepEqual(pool.snapshot().agents.map((a) => a.state), ['idle', 'idle']);
+  });
+
+  it('stops a crashed agent waiting out its restart backoff for good', async () => {
+    const clock = new ManualClock();
+    const pool = demoPool({ clock, rng: () => 1, minAgents: 1, maxAgents: 1, restartBaseDelayMs: 60_000, restartMaxDelayMs: 60_000, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
+    await pool.start();
+    const [crashing] = pool.snapshot().agents;
+    const backAfterFirstCrash = nextEvent(pool, 'agent-state', (e) => e.agentId === crashing.id && e.to === 'idle');
+    await assert.rejects(pool.run('/demo crash\nfirst'));
+    await backAfterFirstCrash;
+    const backoff = nextEvent(pool, 'restart', (e) => e.attempt === 2);
+    await assert.rejects(pool.run('/demo crash\nsecond in a row'));
+    assert.equal((await backoff).delayMs, 60_000);
+    const replacement = nextEvent(pool, 'agent-state', (e) => e.agentId !== crashing.id && e.to === 'idle');
+    pool.stopAgent(crashing.id);
+    await replacement;
+    assert.deepEqual(timersBesidesWatchdog(clock), [], 'the backoff is over');
+    assert.deepEqual(pool.snapshot().agents.map((a) => a.id === crashing.id), [false], 'a new agent keeps minAgents; the stopped one is gone');
+    clock.advance(60_000);
+    assert.equal(pool.snapshot().agents.length, 1, 'and it does not come back');
+  });
+
   it('restarts crashed agents one at a time per profile, backing off the second crash in a row', async () => {
     const clock = new ManualClock();
     const pool = demoPool({ clock, rng: () => 0, minAgents: 2, maxAgents: 2, restartBaseDelayMs: 1000, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
