@@ -3,8 +3,8 @@
  * 10 µs at 1,000). Baseline: picking the first candidate, timed the same way, so the ratio shows
  * what the strategy itself costs over the timer's own overhead.
  */
-import { ModuleAffinity } from '../src/core/pool/affinity';
-import { ROUTING_STRATEGIES, type RoutableAgent, type RoutingState, type RoutingStrategy } from '../src/core/pool/routing';
+import { ModuleAffinity } from '../src/core/pool/routers/affinity';
+import { ROUTING_STRATEGIES, type RoutableAgent, type RoutingState, type RoutingStrategy } from '../src/core/pool/routers/agentRouters';
 import type { BenchEntry } from './bench-entry';
 import { percentile } from './pool-support';
 

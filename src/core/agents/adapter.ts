@@ -1,6 +1,5 @@
 import type { Disposable, Event } from '../common/event';
 import type { ProcessIdentity } from '../budget/budget';
-import type { TokenUsage } from '../pool/events';
 
 /**
  * Everything the pool needs from an agent, whatever protocol it speaks. Readiness comes from the
@@ -38,6 +37,13 @@ export interface PromptRequest {
 }
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'max_turn_requests' | 'refusal' | 'cancelled';
+
+/** What a turn cost, as far as the agent reports it. */
+export interface TokenUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
 
 export interface PromptResult {
   stopReason: StopReason;
@@ -99,20 +105,3 @@ export interface AgentConnectionOptions {
   permissionHandler?: PermissionHandler;
   log?: (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
-
-export type AgentErrorCode =
-  | 'AGENT_BINARY_NOT_FOUND'
-  | 'AGENT_HANDSHAKE_TIMEOUT'
-  | 'AGENT_EXITED_AT_START'
-  | 'AGENT_CRASHED'
-  | 'AGENT_AUTH_REQUIRED'
-  | 'AGENT_RATE_LIMITED'
-  | 'AGENT_PROTOCOL_ERROR'
-  /** The program exists but could not be started (not executable, guardian bundle missing). */
-  | 'AGENT_SPAWN_FAILED'
-  /** The agent answered a request with an error that is neither auth nor rate limit. */
-  | 'AGENT_REQUEST_FAILED'
-  /** A call that needs a started, live agent came before start() or after the process exited. */
-  | 'AGENT_NOT_RUNNING';
-
-export { AgentError } from './agentError';

@@ -1,5 +1,19 @@
 import { AgentPoolError } from '../common/errors';
-import type { AgentErrorCode } from './adapter';
+
+export type AgentErrorCode =
+  | 'AGENT_BINARY_NOT_FOUND'
+  | 'AGENT_HANDSHAKE_TIMEOUT'
+  | 'AGENT_EXITED_AT_START'
+  | 'AGENT_CRASHED'
+  | 'AGENT_AUTH_REQUIRED'
+  | 'AGENT_RATE_LIMITED'
+  | 'AGENT_PROTOCOL_ERROR'
+  /** The program exists but could not be started (not executable, guardian bundle missing). */
+  | 'AGENT_SPAWN_FAILED'
+  /** The agent answered a request with an error that is neither auth nor rate limit. */
+  | 'AGENT_REQUEST_FAILED'
+  /** A call that needs a started, live agent came before start() or after the process exited. */
+  | 'AGENT_NOT_RUNNING';
 
 export interface AgentErrorDetails {
   /** The profile name, as the user wrote it in agentPool.profiles. */

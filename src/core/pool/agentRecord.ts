@@ -3,7 +3,8 @@ import type { BudgetSlot } from '../budget/budget';
 import type { Disposable } from '../common/event';
 import { PoolError } from './errors';
 import type { AgentInfo, AgentState } from './events';
-import type { RoutableAgent } from './routing';
+import type { RecyclableAgent, RecycleReason } from './policies/recycler';
+import type { RoutableAgent } from './routers/agentRouters';
 
 /**
  * Which state may follow which. The pool changes state only through `AgentPool.transition`, which
@@ -31,10 +32,8 @@ export function canTransition(from: AgentState | undefined, to: AgentState): boo
   return ALLOWED[from ?? 'new'][to] === true;
 }
 
-export type RecycleReason = 'age' | 'turns' | 'memory' | 'manual';
-
 /** One logical agent of a pool: its current process, its budget slot and its statistics. */
-export class PooledAgent implements RoutableAgent {
+export class PooledAgent implements RoutableAgent, RecyclableAgent {
   state: AgentState | undefined;
   connection: AgentConnection | undefined;
   connectionListeners: Disposable[] = [];

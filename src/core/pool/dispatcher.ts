@@ -1,15 +1,15 @@
 import { describeHolders } from '../budget/budget';
 import type { Emitter } from '../common/event';
-import type { ModuleAffinity } from './affinity';
+import type { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import type { AgentTable } from './agentTable';
-import type { PoolLoad } from './autoscaler';
-import type { CircuitBreaker } from './circuitBreaker';
+import type { PoolLoad } from './policies/autoscaler';
+import type { CircuitBreaker } from './policies/circuitBreaker';
 import { PoolError, type WaitReason } from './errors';
 import type { PoolEvent } from './events';
 import { Lease, type AcquireOptions, type LeaseHost } from './lease';
 import type { ResolvedPoolOptions } from './options';
-import { ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routing';
+import { ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routers/agentRouters';
 import type { Supervisor } from './supervisor';
 import { WaitQueue, type Waiter } from './waitQueue';
 

@@ -1,3 +1,5 @@
+import type { TokenUsage } from '../agents/adapter';
+
 /**
  * What a pool tells the world. The metrics collector, the UI and the CLI build everything they
  * show from these events and from `snapshot()`; they never reach into the pool's internals.
@@ -7,12 +9,6 @@ export type AgentState = 'starting' | 'idle' | 'busy' | 'draining' | 'recycling'
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'timed-out';
-
-export interface TokenUsage {
-  inputTokens?: number;
-  outputTokens?: number;
-  costUsd?: number;
-}
 
 export interface AgentInfo {
   id: string;

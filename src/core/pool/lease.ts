@@ -1,6 +1,6 @@
 import type { AgentStreamEvent, PromptResult } from '../agents/adapter';
 import { PoolError } from './errors';
-import type { RouteRequest } from './routing';
+import type { RouteRequest } from './routers/agentRouters';
 
 export interface AcquireOptions extends RouteRequest {
   /** ms to wait for an agent; the pool's acquireTimeoutMs when omitted. */

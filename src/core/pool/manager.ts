@@ -5,7 +5,8 @@ import type { PoolEvent, PoolSnapshot } from './events';
 import type { Lease } from './lease';
 import type { PoolOptions } from './options';
 import { AgentPool, type RunOptions, type RunResult } from './pool';
-import { pairKey } from './routing';
+import { pairKey } from './routers/affinity';
+import { POOL_ROUTERS, type CrossPoolRouting } from './routers/poolRouters';
 
 /** The plain-JSON part of a pool's options: what survives a window reload. */
 export type PoolConfig = { profile: string } & Partial<
@@ -36,8 +37,6 @@ export type PoolConfig = { profile: string } & Partial<
     | 'circuitCooldownMs'
   >
 >;
-
-export type CrossPoolRouting = 'least-loaded' | 'round-robin' | 'affinity';
 
 export interface PoolManagerState {
   version: 1;
@@ -155,19 +154,11 @@ export class PoolManager implements Disposable {
       throw new PoolError('POOL_CLOSED', `No agent pool can take the task: ${why}.`);
     }
     const routing = options.routing ?? this.options.routing ?? 'least-loaded';
-    if (routing === 'round-robin') return eligible[this.rotation++ % eligible.length];
-    if (routing === 'affinity') {
-      const key = pairKey(options.sourceModule, options.targetModule);
-      const scores = key === undefined ? undefined : this.affinity.get(key);
-      let best: AgentPool | undefined;
-      let bestScore = 0;
-      for (const pool of eligible) {
-        const score = scores?.get(pool.profile) ?? 0;
-        if (score > bestScore) [best, bestScore] = [pool, score];
-      }
-      if (best) return best;
-    }
-    return leastLoaded(eligible);
+    // An unknown name (saved state, a caller's typo) routes as the default did before there was a table.
+    const router = POOL_ROUTERS[routing] ?? POOL_ROUTERS['least-loaded'];
+    const pool = router(options, eligible, { rotation: this.rotation, affinity: this.affinity });
+    if (routing === 'round-robin') this.rotation++;
+    return pool;
   }
 
   /** The pool that holds `agentId`; a request for that agent goes nowhere else. */
@@ -216,17 +207,6 @@ export class PoolManager implements Disposable {
     if (!entry) throw new PoolError('POOL_CLOSED', `No pool is running for profile "${profile}"; start it first.`);
     return entry;
   }
-}
-
-function leastLoaded(pools: AgentPool[]): AgentPool {
-  let best = pools[0];
-  let bestLoad = Infinity;
-  for (const pool of pools) {
-    const load = pool.load();
-    const share = (load.busy + load.queued) / Math.max(1, load.maxAgents);
-    if (share < bestLoad) [best, bestLoad] = [pool, share];
-  }
-  return best;
 }
 
 function parseState(state: unknown): PoolManagerState {

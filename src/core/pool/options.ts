@@ -2,7 +2,7 @@ import type { AgentConnection, AgentConnectionOptions, AgentProfile, PermissionH
 import type { AgentBudget } from '../budget/budget';
 import { Clock, systemClock } from '../common/clock';
 import { PoolError } from './errors';
-import { ROUTING_STRATEGIES, RoutingStrategyName } from './routing';
+import { ROUTING_STRATEGIES, RoutingStrategyName } from './routers/agentRouters';
 import { sampleProcessTreeRss } from '../process/tree';
 
 export type ConnectionFactory = (profile: AgentProfile, options: AgentConnectionOptions) => AgentConnection;

@@ -1,6 +1,7 @@
 import type { AgentConnection, AgentStreamEvent, PromptResult } from '../agents/adapter';
 import type { Clock, TimerHandle } from '../common/clock';
 import { PoolError } from './errors';
+import type { TurnWatchdog, WatchedTurn } from './watchdog';
 
 export interface TurnLimits {
   idleWatchdogMs: number;
@@ -29,65 +30,11 @@ export interface TurnHooks {
 }
 
 /**
- * One timer for every running turn of a pool, serving both the idle watchdog (no event for
- * `idleWatchdogMs`) and the deadline. A turn only records when it last heard from its agent; the
- * timer, armed for the earliest due time, checks the turns when it fires and re-arms for the next.
- * A turn that ends just leaves the set, and the timer stays armed: the next turn is due later, so
- * back-to-back turns and chatty turns cost no timer churn at all, and concurrent turns share one
- * timer. Once it fires with no turn left it is not re-armed, so a quiet pool schedules nothing
- * after at most one watchdog period (and the timer never keeps the process alive).
- */
-export class TurnWatchdog {
-  private readonly turns = new Set<SupervisedTurn>();
-  private timer: TimerHandle | undefined;
-  private armedFor = Infinity;
-
-  constructor(private readonly clock: Clock) {}
-
-  watch(turn: SupervisedTurn): void {
-    this.turns.add(turn);
-    const due = turn.dueAt();
-    if (due < this.armedFor) this.arm(due);
-  }
-
-  unwatch(turn: SupervisedTurn): void {
-    this.turns.delete(turn);
-  }
-
-  dispose(): void {
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
-    this.turns.clear();
-  }
-
-  private arm(due: number): void {
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.armedFor = due;
-    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, due - this.clock.monotonicNow()));
-    this.timer.unref?.();
-  }
-
-  private check(): void {
-    this.timer = undefined;
-    this.armedFor = Infinity;
-    const now = this.clock.monotonicNow();
-    let next = Infinity;
-    // A turn that expires leaves the set while we iterate, which a Set allows.
-    for (const turn of this.turns) {
-      if (turn.expireIfDue(now)) continue;
-      next = Math.min(next, turn.dueAt());
-    }
-    if (next < Infinity) this.arm(next);
-  }
-}
-
-/**
  * Runs one prompt under supervision: the idle watchdog and deadline (through the pool's
  * TurnWatchdog), and the caller's cancel with its grace. Methods rather than closures: one turn
  * runs per prompt, and the hot path should allocate as little as it can.
  */
-export class SupervisedTurn {
+export class SupervisedTurn implements WatchedTurn {
   private readonly startedAt: number;
   private readonly deadlineAt: number;
   private lastEventAt: number;

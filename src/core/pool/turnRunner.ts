@@ -1,12 +1,13 @@
 import type { PromptResult } from '../agents/adapter';
 import { errorMessage } from '../common/errors';
-import type { ModuleAffinity } from './affinity';
+import type { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import { errorCode, PoolError } from './errors';
 import type { TurnOutcome } from './events';
 import type { Lease, TurnOptions } from './lease';
 import type { SupervisedPool, Supervisor } from './supervisor';
-import { SupervisedTurn, TurnWatchdog, type TurnHooks } from './turn';
+import { SupervisedTurn, type TurnHooks } from './turn';
+import { TurnWatchdog } from './watchdog';
 
 /** Errors that say the profile itself is unusable right now: they open the circuit at once. */
 const CIRCUIT_TRIPPING_CODES = new Set(['AGENT_RATE_LIMITED', 'AGENT_AUTH_REQUIRED']);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
-import { isUnderused, spawnsWanted, type PoolLoad } from '../../../src/core/pool/autoscaler';
-import { restartDelay } from '../../../src/core/pool/backoff';
-import { CircuitBreaker } from '../../../src/core/pool/circuitBreaker';
+import { isUnderused, spawnsWanted, type PoolLoad } from '../../../src/core/pool/policies/autoscaler';
+import { restartDelay } from '../../../src/core/pool/policies/backoff';
+import { CircuitBreaker } from '../../../src/core/pool/policies/circuitBreaker';
 import { resolvePoolOptions, type PoolOptions } from '../../../src/core/pool/options';
 import { WaitQueue, type Waiter } from '../../../src/core/pool/waitQueue';
 import { FakeAgent } from './fakeAgent';

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { ModuleAffinity, PairScores } from '../../../src/core/pool/affinity';
+import { ModuleAffinity, PairScores, pairKey } from '../../../src/core/pool/routers/affinity';
 import {
   leastBusy,
   leastRecentlyUsed,
   moduleAffinity,
-  pairKey,
   powerOfTwoChoices,
   random,
   roundRobin,
@@ -12,7 +11,7 @@ import {
   stickySession,
   type RoutableAgent,
   type RoutingState,
-} from '../../../src/core/pool/routing';
+} from '../../../src/core/pool/routers/agentRouters';
 
 function agent(ordinal: number, extra: Partial<RoutableAgent> = {}): RoutableAgent {
   return { id: `a${ordinal}`, ordinal, busyMs: 0, turns: 0, lastReleasedAt: 0, ...extra };

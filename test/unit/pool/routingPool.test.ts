@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { AgentPool } from '../../../src/core/pool/pool';
-import { pairKey } from '../../../src/core/pool/routing';
+import { pairKey } from '../../../src/core/pool/routers/affinity';
 import { FakeAgent } from './fakeAgent';
 import { closeAll, demoPool, demoProfile, nextEvent } from './helpers';
 import { ManualClock } from './manualClock';

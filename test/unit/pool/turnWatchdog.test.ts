@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { PromptResult } from '../../../src/core/agents/adapter';
-import { SupervisedTurn, TurnWatchdog, type TurnHooks } from '../../../src/core/pool/turn';
+import { SupervisedTurn, type TurnHooks } from '../../../src/core/pool/turn';
+import { TurnWatchdog } from '../../../src/core/pool/watchdog';
 import { FakeAgent } from './fakeAgent';
 import { demoProfile } from './helpers';
 import { ManualClock } from './manualClock';

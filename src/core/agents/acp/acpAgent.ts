@@ -1,7 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
-import type { TokenUsage } from '../../pool/events';
-import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult } from '../adapter';
+import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult, TokenUsage } from '../adapter';
 import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
 import { LongLivedAgent } from '../longLivedAgent';
 import { decidePermission } from '../permissions';

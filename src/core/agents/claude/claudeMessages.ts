@@ -1,5 +1,4 @@
-import type { TokenUsage } from '../../pool/events';
-import type { AgentStreamEvent, StopReason } from '../adapter';
+import type { AgentStreamEvent, StopReason, TokenUsage } from '../adapter';
 
 /**
  * Claude Code's stream-json output, shared by the long-lived adapter (`--input-format stream-json`)

@@ -1,5 +1,4 @@
-import type { TokenUsage } from '../../pool/events';
-import type { AgentStreamEvent, StopReason } from '../adapter';
+import type { AgentStreamEvent, StopReason, TokenUsage } from '../adapter';
 import { assistantEvents, turnEndOf, type ClaudeMessage } from '../claude/claudeMessages';
 import type { JsonLinesDialect } from '../profiles';
 

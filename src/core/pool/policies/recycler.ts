@@ -1,5 +1,21 @@
-import type { Clock, TimerHandle } from '../common/clock';
-import type { PooledAgent, RecycleReason } from './agentRecord';
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { AgentState } from '../events';
+
+export type RecycleReason = 'age' | 'turns' | 'memory' | 'manual';
+
+/** What the recycling limits read and write of an agent. */
+export interface RecyclableAgent {
+  readonly state: AgentState | undefined;
+  readonly pid: number | undefined;
+  /** Turns of the current process only. */
+  readonly processTurns: number;
+  /** Monotonic ms the current process became ready; 0 before. */
+  readonly startedMonotonic: number;
+  /** A limit reached mid-lease, applied when the lease ends. */
+  readonly recyclePending: RecycleReason | undefined;
+  rssBytes: number | undefined;
+  samplesOverMemoryLimit: number;
+}
 
 export interface RecycleLimits {
   recycleMaxAgeMs: number;
@@ -9,7 +25,7 @@ export interface RecycleLimits {
 }
 
 /** Why this agent should be replaced now, if at all (0 disables a limit). Memory needs N samples in a row. */
-export function recycleReason(agent: PooledAgent, now: number, limits: RecycleLimits): RecycleReason | undefined {
+export function recycleReason(agent: RecyclableAgent, now: number, limits: RecycleLimits): RecycleReason | undefined {
   if (agent.recyclePending) return agent.recyclePending;
   if (limits.recycleMaxTurns > 0 && agent.processTurns >= limits.recycleMaxTurns) return 'turns';
   if (limits.recycleMaxAgeMs > 0 && agent.startedMonotonic > 0 && now - agent.startedMonotonic >= limits.recycleMaxAgeMs) return 'age';
@@ -18,7 +34,7 @@ export function recycleReason(agent: PooledAgent, now: number, limits: RecycleLi
 }
 
 /** Records one memory sample; a sample under the limit resets the streak, so a single spike never recycles. */
-export function recordMemorySample(agent: PooledAgent, rssBytes: number | undefined, limits: RecycleLimits): void {
+export function recordMemorySample(agent: RecyclableAgent, rssBytes: number | undefined, limits: RecycleLimits): void {
   if (rssBytes === undefined) return;
   agent.rssBytes = rssBytes;
   if (limits.recycleMaxMemoryBytes > 0 && rssBytes > limits.recycleMaxMemoryBytes) agent.samplesOverMemoryLimit++;
@@ -35,14 +51,14 @@ export interface RecycleMonitorOptions extends RecycleLimits {
  * Samples memory and checks age on a timer (never overlapping: the next tick is armed when this one
  * ends). Reports agents to recycle; the pool decides when (an idle agent now, a busy one after its lease).
  */
-export class RecycleMonitor {
+export class RecycleMonitor<Agent extends RecyclableAgent> {
   private timer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(
     private readonly options: RecycleMonitorOptions,
-    private readonly agents: () => Iterable<PooledAgent>,
-    private readonly onRecycle: (agent: PooledAgent, reason: RecycleReason) => void,
+    private readonly agents: () => Iterable<Agent>,
+    private readonly onRecycle: (agent: Agent, reason: RecycleReason) => void,
   ) {}
 
   start(): void {

@@ -1,4 +1,8 @@
-import { pairKey } from './routing';
+/** The key of a (source, target) module pair; undefined when the request names neither. */
+export function pairKey(sourceModule: string | undefined, targetModule: string | undefined): string | undefined {
+  if (sourceModule === undefined && targetModule === undefined) return undefined;
+  return `${sourceModule ?? ''}\u0000${targetModule ?? ''}`;
+}
 
 /** One agent's successful turns for one module pair; `index` is its place in the ranking. */
 interface PairScore {

@@ -1,4 +1,4 @@
-import type { PairScores } from './affinity';
+import { pairKey, type PairScores } from './affinity';
 
 /**
  * Routing strategies: pure functions `(request, candidates, state) => agent | undefined`, chosen per
@@ -43,11 +43,6 @@ export interface RoutingState {
 }
 
 export type RoutingStrategy = (request: RouteRequest, candidates: readonly RoutableAgent[], state: RoutingState) => RoutableAgent | undefined;
-
-export function pairKey(sourceModule: string | undefined, targetModule: string | undefined): string | undefined {
-  if (sourceModule === undefined && targetModule === undefined) return undefined;
-  return `${sourceModule ?? ''}\u0000${targetModule ?? ''}`;
-}
 
 function candidateById(id: string, candidates: readonly RoutableAgent[], state: RoutingState): RoutableAgent | undefined {
   if (state.candidatesById) return state.candidatesById.get(id);

@@ -1,5 +1,5 @@
-import type { Clock, TimerHandle } from '../common/clock';
-import type { CircuitState } from './events';
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { CircuitState } from '../events';
 
 export interface CircuitBreakerOptions {
   failureThreshold: number;

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../common/clock';
+import type { Clock, TimerHandle } from '../../common/clock';
 
 export const SCALE_UP_UTILIZATION = 0.8;
 export const SCALE_DOWN_UTILIZATION = 0.2;
