@@ -1,3 +1,5 @@
+import { ExitCode } from './exitCodes';
+
 /** Where the CLI writes, and how it fails: every failure carries an exit code and says what to do. */
 export interface CliIo {
   out(text: string): void;
@@ -6,14 +8,15 @@ export interface CliIo {
   readonly isTty: boolean;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+// Kept for the commands written before the exit-code table; new code uses ExitCode from ./exitCodes.
+export const EXIT_OK = ExitCode.ok;
+export const EXIT_FAILURE = ExitCode.failure;
+export const EXIT_USAGE = ExitCode.usage;
 
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode: number = EXIT_FAILURE,
+    readonly exitCode: number = ExitCode.failure,
   ) {
     super(message);
     this.name = 'CliError';

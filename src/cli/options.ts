@@ -15,3 +15,10 @@ export function parsePort(value: string): number {
   }
   return port;
 }
+
+/** A whole number of at least 1. */
+export function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1) throw new InvalidArgumentError(`"${value}" is not a count: use a whole number of at least 1.`);
+  return count;
+}

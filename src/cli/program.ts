@@ -9,8 +9,9 @@ import { runCommand, type RunOptions } from './commands/run';
 import { serveMetricsCommand } from './commands/serveMetrics';
 import { statusCommand } from './commands/status';
 import { untilSignal, type CliContext, type CliDependencies } from './context';
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io';
-import { parseDuration, parsePort } from './options';
+import { ExitCode, exitCodeForError, exitCodeSummary } from './exitCodes';
+import { CliError, processIo, type CliIo } from './io';
+import { parseCount, parseDuration, parsePort } from './options';
 
 declare const AGENT_POOL_VERSION: string | undefined;
 
@@ -19,9 +20,9 @@ export const defaultDependencies: CliDependencies = {
   untilInterrupted: untilSignal,
 };
 
-/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error. Never throws. */
+/** Runs the CLI and returns its exit code (the table in ./exitCodes). Never throws. */
 export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliDependencies = defaultDependencies): Promise<number> {
-  let exitCode = EXIT_OK;
+  let exitCode: number = ExitCode.ok;
   const program = buildProgram(io, deps, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv);
@@ -29,14 +30,19 @@ export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliD
   } catch (error) {
     if (error instanceof CommanderError) {
       const informational = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
-      return informational ? EXIT_OK : EXIT_USAGE;
+      return informational ? ExitCode.ok : ExitCode.usage;
     }
     if (error instanceof CliError) {
       io.err(`agent-pool: ${error.message}\n`);
       return error.exitCode;
     }
+    const classified = exitCodeForError(error);
+    if (classified !== ExitCode.failure) {
+      io.err(`agent-pool: ${errorMessage(error)}\n`);
+      return classified;
+    }
     io.err(`agent-pool: unexpected error: ${errorMessage(error)}\nPlease report it with the command you ran.\n`);
-    return EXIT_FAILURE;
+    return ExitCode.failure;
   }
 }
 
@@ -50,7 +56,7 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .description('See and manage the AI coding agents of every VS Code window on this machine.')
     .version(typeof AGENT_POOL_VERSION === 'string' ? AGENT_POOL_VERSION : '0.1.0')
     .option('--dir <path>', 'registry directory (default: the one VS Code uses, setting agentPool.registryDirectory)')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage error.');
+    .addHelpText('after', `\nExit codes: ${exitCodeSummary()} (the README's table says what each means).`);
 
   const context = (): CliContext => ({
     io,
@@ -103,6 +109,8 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .option('--session <key>', 'continue (or start) the conversation with this key')
     .option('--profiles <file>', 'JSON file of extra profiles, in the format of the agentPool.profiles setting')
     .option('--verbose', 'also print the pool\'s info and debug log to stderr')
+    .option('--wait <duration>', 'how long to wait for an agent slot before giving up with exit code 3 (default 60s, setting agentPool.pool.acquireTimeoutMs)', parseDuration)
+    .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
     .argument('<prompt>', 'the prompt (quote it)')
     .addHelpText('after', '\nThe answer streams to stdout; a summary line goes to stderr. Ctrl-C cancels the turn (exit 130).')
     .action(action((prompt: string, options: RunOptions) => runCommand(context(), options, prompt)));

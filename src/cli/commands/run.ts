@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errorMessage } from '../../core/common/errors';
+import { errorCode } from '../../core/pool/errors';
 import { readSettings } from '../../core/config/settings';
 import { AgentPoolService } from '../../core/service/agentPoolService';
 import type { CliContext } from '../context';
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io';
+import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } from '../exitCodes';
+import { CliError } from '../io';
 
 export interface RunOptions {
   profile: string;
   session?: string;
   profiles?: string;
   verbose?: boolean;
+  /** Milliseconds to wait for an agent slot before giving up with exit code 3. */
+  wait?: number;
+  /** This run's cap on the machine-wide budget (agentPool.maxAgentsTotal). */
+  maxAgentsTotal?: number;
 }
-
-/** Exit code of a run cancelled with Ctrl-C, as shells report SIGINT. */
-const EXIT_CANCELLED = 130;
 
 /**
  * `agent-pool run`: a headless pool that registers in the same directory as the VS Code windows
@@ -28,9 +31,11 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     profiles: options.profiles ? readProfilesFile(options.profiles) : {},
     'pool.minAgents': 1,
     'pool.maxAgents': 1,
+    ...(options.wait === undefined ? {} : { 'pool.acquireTimeoutMs': options.wait }),
+    ...(options.maxAgentsTotal === undefined ? {} : { maxAgentsTotal: options.maxAgentsTotal }),
   };
   const { settings, problems } = readSettings((key) => values[key]);
-  if (problems.length) throw new CliError(problems.join('\n'), EXIT_USAGE);
+  if (problems.length) throw new CliError(problems.join('\n'), ExitCode.usage);
   const service = new AgentPoolService({
     settings,
     workspace: { name: `agent-pool run (${basename(process.cwd())})`, folders: [process.cwd()] },
@@ -44,16 +49,21 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     },
   });
   const abort = new AbortController();
-  const cancel = () => abort.abort();
+  let signal: NodeJS.Signals | undefined;
+  const cancel = (received: NodeJS.Signals) => {
+    signal ??= received;
+    abort.abort();
+  };
   process.once('SIGINT', cancel);
   process.once('SIGTERM', cancel);
+  const cancelled = () => exitCodeForSignal(signal ?? 'SIGINT');
   try {
     await service.start();
     if (service.registrationProblem) io.err(`agent-pool: running unregistered: ${service.registrationProblem}\n`);
     service.profile(options.profile);
-    if (abort.signal.aborted) return EXIT_CANCELLED;
+    if (abort.signal.aborted) return cancelled();
     await service.startPool(options.profile, { minAgents: 1, maxAgents: 1, autoscale: false });
-    if (abort.signal.aborted) return EXIT_CANCELLED;
+    if (abort.signal.aborted) return cancelled();
     let endsWithNewline = true;
     const result = await service.run(prompt, {
       profiles: [options.profile],
@@ -68,12 +78,11 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     });
     if (!endsWithNewline) io.out('\n');
     io.err(`${result.stopReason} · agent ${result.agentId} (${result.profile}) · ${(result.totalMs / 1000).toFixed(2)} s\n`);
-    if (result.stopReason === 'cancelled') return EXIT_CANCELLED;
-    return result.stopReason === 'end_turn' ? EXIT_OK : EXIT_FAILURE;
+    return exitCodeForStopReason(result.stopReason, signal);
   } catch (error) {
-    if (abort.signal.aborted) return EXIT_CANCELLED;
+    if (abort.signal.aborted) return cancelled();
     if (error instanceof CliError) throw error;
-    throw new CliError(errorMessage(error));
+    throw new CliError(errorMessage(error) + cliHint(error), exitCodeForError(error));
   } finally {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
@@ -81,11 +90,20 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
   }
 }
 
+/** The core's messages name VS Code settings; on the command line the same knobs are flags. */
+function cliHint(error: unknown): string {
+  const code = errorCode(error);
+  if (code === 'POOL_ACQUIRE_TIMEOUT' || code === 'BUDGET_EXHAUSTED') {
+    return '\nOn the command line: wait longer with --wait <duration>, or allow more agents for this run with --max-agents-total <n>.';
+  }
+  return '';
+}
+
 /** A JSON file in the format of the agentPool.profiles setting: `{ "<name>": { "adapter": …, "command": … } }`. */
 function readProfilesFile(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new CliError(`--profiles ${path}: ${errorMessage(error)}. Give a JSON file in the format of the agentPool.profiles setting.`, EXIT_USAGE);
+    throw new CliError(`--profiles ${path}: ${errorMessage(error)}. Give a JSON file in the format of the agentPool.profiles setting.`, ExitCode.usage);
   }
 }

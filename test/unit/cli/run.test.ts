@@ -54,9 +54,10 @@ describe('agent-pool run (built binary)', function () {
     assert.equal(await run.stop('SIGINT'), 130);
   });
 
-  it('names an unknown profile and a bad profiles file, with exit codes 1 and 2', async () => {
+  // An unknown --profile is a usage error (2) since the exit-code table of issue 17; it was a failure (1) before.
+  it('names an unknown profile and a bad profiles file, with exit code 2', async () => {
     const unknown = await runBuiltCli(['--dir', dir, 'run', '--profile', 'nope', 'hi']);
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no agent profile "nope"\. Known profiles: demo/);
     const file = join(dir, 'profiles.json');
     writeFileSync(file, '{ not json');
