@@ -16,7 +16,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsAggregator } from '../src/core/metrics/aggregator';
 import { MetricsCollector } from '../src/core/metrics/collector';
-import { metricsFilePath, recordFilePath } from '../src/core/metrics/layout';
+import { metricsFilePath, recordFilePath } from '../src/core/directory/layout';
 import { Emitter } from '../src/core/common/event';
 import type { PoolEvent, PoolSnapshot } from '../src/core/pool/events';
 import { currentProcessIdentity } from '../src/core/process/identity';

@@ -9,7 +9,7 @@ import type { AgentConnection, AgentExit, AgentHealth, AgentProfile, PromptReque
 import { createAgentConnection } from '../src/core/agents/factory';
 import { builtinProfiles } from '../src/core/agents/profiles';
 import { repoRoot } from '../test/fixtures/repoRoot';
-import type { ProcessIdentity } from '../src/core/budget/budget';
+import type { ProcessIdentity } from '../src/core/process/identity';
 import { InProcessBudget } from '../src/core/budget/inProcessBudget';
 import { Emitter } from '../src/core/common/event';
 import { AgentPool } from '../src/core/pool/pool';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emitter } from '../src/core/common/event';
-import { writeFileAtomic } from '../src/core/metrics/atomicWrite';
+import { writeFileAtomically } from '../src/core/directory/privateFiles';
 import { MetricsCollector } from '../src/core/metrics/collector';
 import { SnapshotWriter } from '../src/core/metrics/snapshotWriter';
 import type { PoolEvent, PoolSnapshot } from '../src/core/pool/events';
@@ -57,7 +57,7 @@ export async function run(): Promise<BenchEntry[]> {
     const baselineStart = performance.now();
     for (let i = 0; i < BASELINE_UPDATES; i++) {
       turn(eager.events, eager.turns[i]!, i);
-      await writeFileAtomic(eagerFile, JSON.stringify(eager.collector.snapshot()));
+      await writeFileAtomically(eagerFile, JSON.stringify(eager.collector.snapshot()));
     }
     const baselineMs = performance.now() - baselineStart;
 

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../core/common/errors';
 import { FileInstanceRegistry } from '../core/registry/fileInstanceRegistry';
-import { resolveRegistryDirectory } from '../core/registry/paths';
+import { resolveRegistryDirectory } from '../core/directory/layout';
 import { cleanupCommand } from './commands/cleanup';
 import { instancesCommand } from './commands/instances';
 import { metricsCommand } from './commands/metrics';

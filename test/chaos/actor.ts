@@ -14,7 +14,7 @@ import { SlotFileBudget } from '../../src/core/budget/slotFileBudget';
 import type { SlotFaultPoint } from '../../src/core/budget/slotStore';
 import { identityOf, processLiveness } from '../../src/core/process/identity';
 import { FileInstanceRegistry } from '../../src/core/registry/fileInstanceRegistry';
-import { silentLogger } from '../../src/core/registry/logger';
+import { silentLogger } from '../../src/core/common/logger';
 
 interface HolderOptions {
   holdMinMs?: number;

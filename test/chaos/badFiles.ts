@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FileInstanceRegistry } from '../../src/core/registry/fileInstanceRegistry';
-import { silentLogger } from '../../src/core/registry/logger';
+import { silentLogger } from '../../src/core/common/logger';
 import { Actor } from './actorProcess';
 import { crashLines, phaseDirectory, sleep, type ChaosContext } from './common';
 

@@ -5,10 +5,10 @@ import { SlotStore } from '../../src/core/budget/slotStore';
 import { SlotSweeper } from '../../src/core/budget/slotSweeper';
 import { systemClock } from '../../src/core/common/clock';
 import { currentProcessIdentity, killIdentified, processLiveness } from '../../src/core/process/identity';
-import { BadFileTracker } from '../../src/core/registry/badFiles';
-import { silentLogger } from '../../src/core/registry/logger';
-import { registryPaths } from '../../src/core/registry/paths';
-import { nodeFileSystem } from '../../src/core/registry/privateFiles';
+import { BadFileTracker } from '../../src/core/directory/badFiles';
+import { silentLogger } from '../../src/core/common/logger';
+import { registryPaths } from '../../src/core/directory/layout';
+import { nodeFileSystem } from '../../src/core/directory/privateFiles';
 import { Actor } from './actorProcess';
 import { crashLines, phaseDirectory, readLeases, sleep, slotFileNames, summarize, type ChaosContext } from './common';
 

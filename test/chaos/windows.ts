@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { processLiveness } from '../../src/core/process/identity';
 import { FileInstanceRegistry } from '../../src/core/registry/fileInstanceRegistry';
-import { silentLogger } from '../../src/core/registry/logger';
+import { silentLogger } from '../../src/core/common/logger';
 import type { RegistryChange } from '../../src/core/registry/types';
 import { Actor } from './actorProcess';
 import { crashLines, phaseDirectory, readLeases, sleep, summarize, type ChaosContext } from './common';

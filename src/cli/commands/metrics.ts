@@ -1,4 +1,5 @@
-import { aggregateTotals, type AggregateView } from '../../core/metrics/aggregate';
+import type { AggregateView } from '../../core/metrics/aggregate';
+import { aggregateTotals } from '../../core/metrics/runningTotals';
 import { MetricsAggregator } from '../../core/metrics/aggregator';
 import { formatDuration, formatFull, formatJson, formatPercent } from '../../core/metrics/formats';
 import { Histogram } from '../../core/metrics/histogram';

@@ -1,5 +1,5 @@
 import type { Disposable, Event } from '../common/event';
-import type { ProcessIdentity } from '../budget/budget';
+import type { ProcessIdentity } from '../process/identity';
 
 /**
  * Everything the pool needs from an agent, whatever protocol it speaks. Readiness comes from the

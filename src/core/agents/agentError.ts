@@ -1,4 +1,5 @@
 import { AgentPoolError } from '../common/errors';
+import { SpawnError } from '../process/spawn';
 
 export type AgentErrorCode =
   | 'AGENT_BINARY_NOT_FOUND'
@@ -48,6 +49,16 @@ export class AgentError extends AgentPoolError {
     this.stderrTail = details.stderrTail;
     this.rpcCode = details.rpcCode;
   }
+}
+
+/** A failed start of the agent's process, as the pool sees agent errors; anything else passes through. */
+export function asAgentError(error: unknown): unknown {
+  return error instanceof SpawnError ? new AgentError(error.code, error.message, error.details) : error;
+}
+
+/** Rejects with asAgentError(error): for `.catch` on a spawn. */
+export function rethrowAsAgentError(error: unknown): never {
+  throw asAgentError(error);
 }
 
 /** True for failures that restarting the agent cannot fix: the pool should open its circuit at once. */

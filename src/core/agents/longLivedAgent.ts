@@ -1,8 +1,8 @@
 import { Emitter, type Event } from '../common/event';
-import type { ProcessIdentity } from '../budget/budget';
+import type { ProcessIdentity } from '../process/identity';
 import { spawnAgentProcess, type AgentProcess, type AgentProcessExit } from '../process/spawn';
 import type { AgentConnectionOptions, AgentExit, AgentHealth, AgentProfile } from './adapter';
-import { AgentError } from './agentError';
+import { AgentError, rethrowAsAgentError } from './agentError';
 
 /** Extra knobs for tests and benchmarks; the pool passes none. */
 export interface ProcessOverrides {
@@ -41,11 +41,6 @@ export abstract class LongLivedAgent {
 
   get process(): ProcessIdentity | undefined {
     return this.child && !this.child.hasExited ? this.child.identity : undefined;
-  }
-
-  /** The agent's process tree RSS in bytes (0 when none runs). */
-  treeRssBytes(): number {
-    return this.child?.treeRssBytes() ?? 0;
   }
 
   health(): AgentHealth {
@@ -94,7 +89,7 @@ export abstract class LongLivedAgent {
       guardianScript: this.overrides.guardianScript,
       signal,
       log: (message) => this.log('warn', message),
-    });
+    }).catch(rethrowAsAgentError);
     this.spawning = spawning;
     const child = await spawning;
     this.child = child;

@@ -1,5 +1,6 @@
 import type { Disposable, Event } from '../common/event';
 import { AgentPoolError } from '../common/errors';
+import type { ProcessIdentity } from '../process/identity';
 
 /**
  * The global agent budget: every agent process in every window holds exactly one slot.
@@ -22,13 +23,6 @@ export interface AcquireSlotOptions {
   label: string;
   timeoutMs: number;
   signal?: AbortSignal;
-}
-
-/** A process identity that survives pid reuse: the pid plus the kernel's start time for it. */
-export interface ProcessIdentity {
-  pid: number;
-  /** Opaque, comparable only for equality (Linux: field 22 of /proc/<pid>/stat). */
-  startTime: string;
 }
 
 export interface BudgetSlot {

@@ -7,8 +7,8 @@ import {
   BudgetSlot,
   BudgetSnapshot,
   describeHolders,
-  ProcessIdentity,
 } from './budget';
+import type { ProcessIdentity } from '../process/identity';
 
 /**
  * A budget shared only by the pools of one process: the CLI's and tests' fallback, and the

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../common/clock';
 import { AgentPoolError } from '../common/errors';
-import { consoleLogger, type CoreLogger } from '../registry/logger';
-import { nodeFileSystem, type FileSystem } from '../registry/privateFiles';
+import { consoleLogger, type CoreLogger } from '../common/logger';
+import { nodeFileSystem, type FileSystem } from '../directory/privateFiles';
 import type { SlotFaultPoint } from './slotStore';
 import * as os from 'node:os';
 

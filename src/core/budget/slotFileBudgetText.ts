@@ -1,5 +1,5 @@
 import { errorMessage } from '../common/errors';
-import { isUnusableDirectoryError, unusableDirectoryMessage } from '../registry/privateFiles';
+import { isUnusableDirectoryError, unusableDirectoryMessage } from '../directory/privateFiles';
 import { BudgetError, describeHolders, type BudgetHolder, type BudgetSnapshot } from './budget';
 import { slotFileName } from './slotLease';
 import type { SlotEntry } from './slotStore';

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import type { ProcessIdentity } from './budget';
+import type { ProcessIdentity } from '../process/identity';
 import { processLiveness, isProcessAlive } from '../process/identity';
-import type { BadFileKind, BadFileTracker } from '../registry/badFiles';
-import type { RegistryPaths } from '../registry/paths';
+import type { BadFileKind, BadFileTracker } from '../directory/badFiles';
+import type { RegistryPaths } from '../directory/layout';
 import {
   ensurePrivateDirectory,
   errorCode,
@@ -10,8 +10,8 @@ import {
   unlinkQuietly,
   writeTempFile,
   type FileSystem,
-} from '../registry/privateFiles';
-import { fileSignature, readJsonSafely } from '../registry/safeJson';
+} from '../directory/privateFiles';
+import { fileSignature, readJsonSafely } from '../directory/safeJson';
 import {
   SLOT_FILE_PATTERN,
   slotFileName,

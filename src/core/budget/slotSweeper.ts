@@ -1,9 +1,12 @@
 import type { Clock } from '../common/clock';
 import { errorMessage } from '../common/errors';
 import { killIdentified, processLiveness, type ProcessIdentity } from '../process/identity';
-import type { CoreLogger } from '../registry/logger';
+import type { CoreLogger } from '../common/logger';
+import { BadFileTracker } from '../directory/badFiles';
+import { registryPaths } from '../directory/layout';
+import type { FileSystem } from '../directory/privateFiles';
 import { slotFileName } from './slotLease';
-import type { SlotEntry, SlotStore } from './slotStore';
+import { SlotStore, type SlotEntry } from './slotStore';
 
 export interface SweepOptions {
   /** Kill agent children of owners proven dead (only while their start time still matches). */
@@ -39,6 +42,24 @@ export class SlotSweeper {
     private readonly log: CoreLogger,
     private readonly badSlotGraceMs: number,
   ) {}
+
+  /**
+   * A sweeper of its own for a reader that holds no budget (the registry's cleanup, the CLI):
+   * slot reclaim stays here, whoever asks for it.
+   */
+  static forDirectory(options: {
+    directory: string;
+    fs: FileSystem;
+    log: CoreLogger;
+    self: ProcessIdentity;
+    hostname: string;
+    clock: Clock;
+    badSlotGraceMs: number;
+    component: string;
+  }): SlotSweeper {
+    const store = new SlotStore(registryPaths(options.directory), options.fs, new BadFileTracker(options.log, options.component));
+    return new SlotSweeper(store, options.self, options.hostname, options.clock, options.log, options.badSlotGraceMs);
+  }
 
   async sweep(options: SweepOptions): Promise<SweepResult> {
     const { entries, tombs } = await this.store.list();

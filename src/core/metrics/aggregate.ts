@@ -1,6 +1,5 @@
 import type { InstanceHealth, InstanceRecord } from '../registry/types';
 import type { HistogramSummary } from './histogram';
-import { RunningTotals } from './runningTotals';
 import type { MetricsSnapshot } from './snapshot';
 
 /** One window as the aggregator sees it. */
@@ -73,15 +72,6 @@ export interface AggregateView {
 
 export function emptySkippedFiles(): SkippedFiles {
   return { empty: 0, truncated: 0, garbage: 0, wrongSchema: 0, vanished: 0, foreignOwner: 0, unreadable: 0, total: 0 };
-}
-
-/**
- * Totals across windows, computed from scratch (the aggregator keeps a RunningTotals instead). Dead
- * windows count for nothing; gauges (agents, queue) come from every other window; cumulative
- * counters skip a window whose counters a newer instance carries on.
- */
-export function aggregateTotals(windows: readonly WindowMetrics[], selfId: string | undefined): AggregateTotals {
-  return new RunningTotals().update(windows, selfId);
 }
 
 /** Marks windows whose counters another window (its reload) carries on. */

@@ -8,7 +8,7 @@ import type { InstanceHealth, InstanceRecord, InstanceRegistry } from '../regist
 import { markSuperseded, type AggregateView, type WindowMetrics } from './aggregate';
 import { InstanceFileReader, isProcessGone, isProvablyGone } from './instanceFiles';
 import { RunningTotals } from './runningTotals';
-import { INSTANCES_DIRECTORY } from './layout';
+import { INSTANCES_DIRECTORY } from '../directory/layout';
 import type { MetricsSnapshot } from './snapshot';
 
 export interface MetricsAggregatorOptions {

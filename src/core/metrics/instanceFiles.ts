@@ -1,10 +1,11 @@
 import { promises as fs, statSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, sep } from 'node:path';
-import { processLiveness } from '../process/identity';
+import { isProcessAlive } from '../process/identity';
+import { isWindowProvablyDead } from '../registry/instanceReader';
 import type { InstanceRecord } from '../registry/types';
 import { emptySkippedFiles, type SkippedFiles } from './aggregate';
-import { classifyInstanceFile } from './layout';
+import { classifyInstanceFile } from '../directory/layout';
 import { parseMetricsSnapshot, type MetricsSnapshot, type SnapshotProblem } from './snapshot';
 
 interface CachedFile<T> {
@@ -191,18 +192,12 @@ export function parseRecord(text: string): InstanceRecord | Problem {
 /** Proof of death only: a pid on this host that no longer exists (EPERM means alive, another user's). */
 export function isProcessGone(record: Pick<InstanceRecord, 'pid' | 'hostname'>): boolean {
   if (record.hostname !== undefined && record.hostname !== hostname()) return false;
-  try {
-    process.kill(record.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !isProcessAlive(record.pid);
 }
 
 /** Proof by identity (pid + start time), for windows that went silent: catches pid reuse. */
-export async function isProvablyGone(record: Pick<InstanceRecord, 'pid' | 'hostname' | 'processStartTime'>): Promise<boolean> {
-  if (record.hostname !== hostname()) return false;
-  return (await processLiveness({ pid: record.pid, startTime: record.processStartTime })) === 'dead';
+export function isProvablyGone(record: Pick<InstanceRecord, 'pid' | 'hostname' | 'processStartTime'>): Promise<boolean> {
+  return isWindowProvablyDead(record, hostname());
 }
 
 function statOrThrow(path: string): Stats {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from './atomicWrite';
+import { writeFileAtomically } from '../directory/privateFiles';
 import { parseMetricsState, type MetricsState } from './metricsState';
 
 /**
@@ -53,7 +53,7 @@ export class FileMetricsStateStore implements MetricsStateStore {
 
   async save(state: MetricsState): Promise<void> {
     await fs.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path, JSON.stringify(state));
+    await writeFileAtomically(this.path, JSON.stringify(state));
   }
 }
 

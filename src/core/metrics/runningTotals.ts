@@ -196,3 +196,12 @@ export class RunningTotals {
     this.queueWait.remove(partial.queueWait);
   }
 }
+
+/**
+ * Totals across windows, computed from scratch (the aggregator keeps a RunningTotals instead). Dead
+ * windows count for nothing; gauges (agents, queue) come from every other window; cumulative
+ * counters skip a window whose counters a newer instance carries on.
+ */
+export function aggregateTotals(windows: readonly WindowMetrics[], selfId: string | undefined): AggregateTotals {
+  return new RunningTotals().update(windows, selfId);
+}

@@ -4,7 +4,7 @@ import type { Clock, TimerHandle } from '../common/clock';
 import { systemClock } from '../common/clock';
 import { errorMessage } from '../common/errors';
 import { Emitter, type Disposable, type Event } from '../common/event';
-import { writeFileAtomic } from './atomicWrite';
+import { writeFileAtomically } from '../directory/privateFiles';
 import type { MetricsStateStore } from './persistence';
 import { stateFromSnapshot, type MetricsState } from './metricsState';
 import type { MetricsSnapshot } from './snapshot';
@@ -142,7 +142,7 @@ export class SnapshotWriter implements Disposable {
       const snapshot = this.options.produce();
       seq = snapshot.seq;
       await this.ensureDirectory();
-      await writeFileAtomic(this.options.file, JSON.stringify(snapshot));
+      await writeFileAtomically(this.options.file, JSON.stringify(snapshot));
       if (this.options.stateStore) {
         await this.options.stateStore.save(this.options.produceState?.() ?? stateFromSnapshot(snapshot));
       }

@@ -1,13 +1,17 @@
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
-import type { ProcessIdentity } from '../budget/budget';
+import { parseProcStat } from './procStat';
 
 /**
  * Who a process is, in a way that survives pid reuse: its pid plus the kernel's start time for it.
  * Every decision to break a lease, remove a record or kill an orphan rests on these functions, so
  * they answer "dead" only on proof and "alive" whenever in doubt.
  */
-export type { ProcessIdentity };
+export interface ProcessIdentity {
+  pid: number;
+  /** Opaque, comparable only for equality (Linux: field 22 of /proc/<pid>/stat). */
+  startTime: string;
+}
 
 /** What we can prove about a recorded process; `unknown` must be treated like `alive`. */
 export type ProcessLiveness = 'alive' | 'dead' | 'unknown';
@@ -168,14 +172,11 @@ async function readLinuxStat(pid: number): Promise<ProcessStat | undefined> {
   return parseLinuxStat(text);
 }
 
-/** The command name (field 2) may hold spaces and parentheses, so fields are counted from the last ')'. */
+/** The fields liveness needs, from the one /proc/<pid>/stat parser (./procStat.ts). */
 export function parseLinuxStat(text: string): ProcessStat | undefined {
-  const afterName = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = afterName[0];
-  const processGroup = Number(afterName[2]);
-  const startTime = afterName[19];
-  if (!state || !startTime || !/^\d+$/.test(startTime)) return undefined;
-  return { state, startTime, processGroup: Number.isSafeInteger(processGroup) ? processGroup : undefined };
+  const stat = parseProcStat(text);
+  if (!stat) return undefined;
+  return { state: stat.state, startTime: stat.startTime, processGroup: Number.isSafeInteger(stat.pgid) ? stat.pgid : undefined };
 }
 
 function readDarwinStat(pid: number): Promise<ProcessStat | undefined> {

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { Emitter, type Disposable, type Event } from '../common/event';
-import type { ProcessIdentity } from '../budget/budget';
-import { AgentError } from '../agents/agentError';
+import { AgentPoolError } from '../common/errors';
+import type { ProcessIdentity } from './identity';
 import type { OwnerToGuardian } from './guardianProtocol';
-import { processTreeRssBytes, readProcStat } from './tree';
+import { readProcStat } from './procStat';
 
 /**
  * Starts agent programs safely: never through a shell, each in its own process group, each watched
@@ -36,6 +36,20 @@ export interface AgentProcessExit {
   /** True when kill()/dispose() asked for it. */
   expected: boolean;
   stderrTail: string;
+}
+
+export type SpawnErrorCode = 'AGENT_BINARY_NOT_FOUND' | 'AGENT_SPAWN_FAILED';
+
+/** A start that failed before the agent ran; the agent adapters turn it into their AgentError. */
+export class SpawnError extends AgentPoolError {
+  constructor(
+    override readonly code: SpawnErrorCode,
+    message: string,
+    readonly details: { profile: string; command: string; cause?: unknown },
+  ) {
+    super(code, message, { cause: details.cause });
+    this.name = 'SpawnError';
+  }
 }
 
 const DEFAULT_STDERR_TAIL_BYTES = 4096;
@@ -161,11 +175,6 @@ export class AgentProcess implements Disposable {
     return Buffer.concat(this.stderrChunks).toString('utf8').slice(-this.stderrTailBytes).trim();
   }
 
-  /** Resident memory of the agent and all its descendants (Linux; 0 elsewhere or once gone). */
-  treeRssBytes(): number {
-    return this.hasExited ? 0 : processTreeRssBytes(this.pid);
-  }
-
   /** SIGTERM to the agent's process group, SIGKILL after `graceMs`; resolves once it is gone. */
   kill(graceMs = 2000): Promise<AgentProcessExit> {
     if (this.exit) return Promise.resolve(this.exit);
@@ -234,7 +243,7 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   const resolved = resolveCommand(options.command, options.env.PATH ?? process.env.PATH, options.cwd);
   const details = { profile: options.profile, command: options.command };
   if (!resolved) {
-    throw new AgentError(
+    throw new SpawnError(
       'AGENT_BINARY_NOT_FOUND',
       `Agent profile "${options.profile}": the program "${options.command}" was not found on PATH or is not executable. ` +
         `Install it, or set an absolute path in agentPool.profiles.${options.profile}.command.`,
@@ -243,7 +252,7 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   }
   const guardianScript = options.guardianScript ?? resolveDistFile('guardian.js');
   if (!existsSync(guardianScript)) {
-    throw new AgentError('AGENT_SPAWN_FAILED', `Agent profile "${options.profile}": the process guardian ${guardianScript} is missing; the extension is incomplete (run npm run build).`, details);
+    throw new SpawnError('AGENT_SPAWN_FAILED', `Agent profile "${options.profile}": the process guardian ${guardianScript} is missing; the extension is incomplete (run npm run build).`, details);
   }
   const { execa } = await loadExeca();
   // After the import: an abort that landed while it loaded must still stop the start.
@@ -276,7 +285,7 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   }
   try {
     await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(new AgentError('AGENT_SPAWN_FAILED', `Agent profile "${options.profile}": start cancelled.`, { ...details, cause: options.signal?.reason }));
+      const onAbort = () => reject(new SpawnError('AGENT_SPAWN_FAILED', `Agent profile "${options.profile}": start cancelled.`, { ...details, cause: options.signal?.reason }));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       agent.once('spawn', () => {
         options.signal?.removeEventListener('abort', onAbort);
@@ -285,7 +294,7 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
       agent.once('error', (error: NodeJS.ErrnoException) => {
         options.signal?.removeEventListener('abort', onAbort);
         reject(
-          new AgentError(
+          new SpawnError(
             'AGENT_SPAWN_FAILED',
             `Agent profile "${options.profile}": could not start "${resolved}" (${error.code ?? 'error'}: ${error.message}). Check agentPool.profiles.${options.profile}.command.`,
             { ...details, cause: error },

@@ -1,55 +1,22 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
+import { isProcessAlive } from './identity';
+import { parseProcStat, readProcStat, type ProcStat } from './procStat';
+
 /**
- * Process facts read straight from /proc (Linux). An agent's cost is its whole tree: codex-acp runs a
+ * Process trees read straight from /proc (Linux). An agent's cost is its whole tree: codex-acp runs a
  * native binary under a node wrapper and gemini re-execs itself, so the launched pid alone undercounts.
  * Off Linux every reader degrades to "unknown" (undefined / 0 / []) rather than throwing.
  */
-export interface ProcStat {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  /** Field 22 of /proc/<pid>/stat: clock ticks since boot. With the pid it survives pid reuse. */
-  startTime: string;
-  state: string;
-}
-
-/** Reads /proc/<pid>/stat; undefined when the process is gone or /proc is unavailable. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  return parseProcStat(pid, text);
-}
-
-function parseProcStat(pid: number, text: string): ProcStat {
-  // The command name (field 2) may hold spaces and parentheses; everything after its last ')' is fixed.
-  const afterName = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // afterName[0] is field 3 (state), so field n is afterName[n - 3].
-  return {
-    pid,
-    state: afterName[0] ?? '?',
-    ppid: Number(afterName[1]),
-    pgid: Number(afterName[2]),
-    startTime: afterName[19] ?? '',
-  };
-}
+export { readProcStat, type ProcStat };
 
 /** True unless the process is gone or a zombie (a zombie holds no memory and runs no code). */
 export function isProcessRunning(pid: number): boolean {
   const stat = readProcStat(pid);
   if (stat) return stat.state !== 'Z' && stat.state !== 'X';
   if (process.platform === 'linux') return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isProcessAlive(pid);
 }
 
 function allProcStats(): ProcStat[] {
@@ -185,7 +152,7 @@ async function scanProcStats(): Promise<ProcStat[] | undefined> {
   const stats = await Promise.all(
     entries
       .filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57)
-      .map((name) => readFile(`/proc/${name}/stat`, 'latin1').then((text) => parseProcStat(Number(name), text), () => undefined)),
+      .map((name) => readFile(`/proc/${name}/stat`, 'latin1').then(parseProcStat, () => undefined)),
   );
   return stats.filter((stat): stat is ProcStat => stat !== undefined);
 }

@@ -4,17 +4,17 @@ import type { TimerHandle } from '../common/clock';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { Coalescer } from '../common/coalescer';
 import { Emitter } from '../common/event';
-import { SlotStore } from '../budget/slotStore';
 import { SlotSweeper } from '../budget/slotSweeper';
 import { currentProcessIdentity, type ProcessIdentity } from '../process/identity';
-import { BadFileTracker, type BadFileCounts } from './badFiles';
-import { DirectoryWatcher } from './directoryWatcher';
+import { BadFileTracker, type BadFileCounts } from '../directory/badFiles';
+import { DirectoryWatcher } from '../directory/directoryWatcher';
 import { isWindowProvablyDead, readInstanceRecords, removeOrphanMetricsFiles, removeWindowFiles } from './instanceReader';
-import { newInstanceId, recordFileName } from './instanceRecord';
+import { recordFileName } from '../directory/layout';
+import { newInstanceId } from './instanceRecord';
 import { InstanceTracker, type ObservedInstance } from './instanceTracker';
-import { registryPaths, type RegistryPaths } from './paths';
-import { ensurePrivateDirectory, isUnusableDirectoryError, unusableDirectoryMessage, writeFileAtomically } from './privateFiles';
-import { withRegistryLock } from './registryLock';
+import { registryPaths, type RegistryPaths } from '../directory/layout';
+import { ensurePrivateDirectory, isUnusableDirectoryError, unusableDirectoryMessage, writeFileAtomically } from '../directory/privateFiles';
+import { withRegistryLock } from '../directory/directoryLock';
 import { resolveRegistryOptions, type FileInstanceRegistryOptions, type ResolvedRegistryOptions } from './registryOptions';
 import type { CleanupReport, InstanceLifecycle, InstanceRecord, InstanceRegistry, InstanceView, RegistryChange } from './types';
 
@@ -285,7 +285,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
   private async writeRecord(record: InstanceRecord): Promise<void> {
     const target = path.join(this.paths.instances, recordFileName(record.id));
     try {
-      await writeFileAtomically(this.paths.temp, target, `${JSON.stringify(record, null, 2)}\n`, this.options.fs);
+      await writeFileAtomically(target, `${JSON.stringify(record, null, 2)}\n`, { tempDirectory: this.paths.temp, fs: this.options.fs });
     } catch (error) {
       if (!isUnusableDirectoryError(error)) throw error;
       throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(this.options.directory, error), { cause: error });
@@ -310,10 +310,16 @@ export class FileInstanceRegistry implements InstanceRegistry {
   }
 
   private async slotSweeper(): Promise<SlotSweeper> {
-    if (!this.sweeper) {
-      const store = new SlotStore(this.paths, this.options.fs, new BadFileTracker(this.options.log, 'instance registry (slots)'));
-      this.sweeper = new SlotSweeper(store, await this.identity(), this.options.hostname, this.options.clock, this.options.log, 10_000);
-    }
+    this.sweeper ??= SlotSweeper.forDirectory({
+      directory: this.options.directory,
+      fs: this.options.fs,
+      log: this.options.log,
+      self: await this.identity(),
+      hostname: this.options.hostname,
+      clock: this.options.clock,
+      badSlotGraceMs: 10_000,
+      component: 'instance registry (slots)',
+    });
     return this.sweeper;
   }
 }

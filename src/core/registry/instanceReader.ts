@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { isProcessAlive, processLiveness } from '../process/identity';
-import type { BadFileTracker } from './badFiles';
-import { classifyInstanceFileName, metricsFileName, recordFileName, validateRecord } from './instanceRecord';
-import { errorCode, unlinkQuietly, type FileSystem } from './privateFiles';
-import { fileSignature, readJsonSafely } from './safeJson';
+import type { BadFileTracker } from '../directory/badFiles';
+import { classifyInstanceFileName, metricsFileName, parseMetricsFileName, recordFileName } from '../directory/layout';
+import { validateRecord } from './instanceRecord';
+import { errorCode, unlinkQuietly, type FileSystem } from '../directory/privateFiles';
+import { fileSignature, readJsonSafely } from '../directory/safeJson';
 import type { InstanceRecord } from './types';
 
 /** Reads `instances/`: every good record by id; bad files are counted and logged once, never thrown. */
@@ -35,7 +36,7 @@ export async function readInstanceRecords(
 }
 
 /** Dead only on proof: same host, and the pid is gone or now names a process started later. */
-export async function isWindowProvablyDead(record: InstanceRecord, hostname: string): Promise<boolean> {
+export async function isWindowProvablyDead(record: Pick<InstanceRecord, 'pid' | 'hostname' | 'processStartTime'>, hostname: string): Promise<boolean> {
   if (record.hostname !== hostname) return false;
   return (await processLiveness({ pid: record.pid, startTime: record.processStartTime })) === 'dead';
 }
@@ -62,8 +63,8 @@ export async function removeOrphanMetricsFiles(instancesDirectory: string, fs: F
   const present = new Set(names);
   let removed = 0;
   for (const name of names) {
-    const match = /^(\d{8}_\d{6}_(\d{1,10})_[0-9a-f]{8})\.metrics\.json$/.exec(name);
-    if (!match || present.has(recordFileName(match[1]!)) || isProcessAlive(Number(match[2]))) continue;
+    const snapshot = parseMetricsFileName(name);
+    if (!snapshot || present.has(recordFileName(snapshot.id)) || isProcessAlive(snapshot.pid)) continue;
     if (await unlinkQuietly(path.join(instancesDirectory, name), fs)) removed++;
   }
   return removed;

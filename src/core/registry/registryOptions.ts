@@ -1,8 +1,8 @@
 import * as os from 'node:os';
 import { systemClock, type Clock } from '../common/clock';
 import { AgentPoolError } from '../common/errors';
-import { consoleLogger, type CoreLogger } from './logger';
-import { nodeFileSystem, type FileSystem } from './privateFiles';
+import { consoleLogger, type CoreLogger } from '../common/logger';
+import { nodeFileSystem, type FileSystem } from '../directory/privateFiles';
 
 export interface FileInstanceRegistryOptions {
   /** The registry directory (setting `agentPool.registryDirectory`, see ./paths.ts for the default). */

@@ -12,7 +12,7 @@ import type { Settings } from '../config/settings';
 import type { AggregateView } from '../metrics/aggregate';
 import { MetricsAggregator } from '../metrics/aggregator';
 import { MetricsCollector } from '../metrics/collector';
-import { metricsFilePath } from '../metrics/layout';
+import { metricsFilePath } from '../directory/layout';
 import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
 import type { MetricsSnapshot } from '../metrics/snapshot';
 import { SnapshotWriter } from '../metrics/snapshotWriter';
@@ -21,8 +21,8 @@ import { PoolManager, type ManagerRunOptions, type PoolConfig, type PoolManagerS
 import type { RunResult } from '../pool/pool';
 import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
 import type { CleanupReport, InstanceView } from '../registry/types';
-import { resolveRegistryDirectory } from '../registry/paths';
-import type { CoreLogger } from '../registry/logger';
+import { resolveRegistryDirectory } from '../directory/layout';
+import type { CoreLogger } from '../common/logger';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type ServiceLog = (level: LogLevel, message: string) => void;

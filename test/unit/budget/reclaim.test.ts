@@ -10,10 +10,10 @@ import { SlotStore } from '../../../src/core/budget/slotStore';
 import { SlotSweeper } from '../../../src/core/budget/slotSweeper';
 import { waitForEvent } from '../../../src/core/common/event';
 import { currentProcessIdentity, identityOf, processLiveness, type ProcessIdentity } from '../../../src/core/process/identity';
-import { BadFileTracker } from '../../../src/core/registry/badFiles';
-import { silentLogger } from '../../../src/core/registry/logger';
-import { registryPaths } from '../../../src/core/registry/paths';
-import { nodeFileSystem } from '../../../src/core/registry/privateFiles';
+import { BadFileTracker } from '../../../src/core/directory/badFiles';
+import { silentLogger } from '../../../src/core/common/logger';
+import { registryPaths } from '../../../src/core/directory/layout';
+import { nodeFileSystem } from '../../../src/core/directory/privateFiles';
 import { Actor, CollectingLogger, deadProcessIdentity, FakeClock, makeTempDir } from '../registry/helpers';
 
 describe('slot reclaim: only on proof of death, exactly one winner', function () {

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, promises as fsp, readdirSync, rmSync, writeFileSy
 import * as path from 'node:path';
 import type { BudgetError } from '../../../src/core/budget/budget';
 import { SlotFileBudget, type SlotFileBudgetOptions } from '../../../src/core/budget/slotFileBudget';
-import type { FileSystem } from '../../../src/core/registry/privateFiles';
+import type { FileSystem } from '../../../src/core/directory/privateFiles';
 import { CollectingLogger, isRoot, makeTempDir } from '../registry/helpers';
 
 /** A real file system that fails one operation with `code` while `failing` is set. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metricsFilePath, recordFilePath } from '../../../src/core/metrics/layout';
+import { metricsFilePath, recordFilePath } from '../../../src/core/directory/layout';
 import { FixtureWindow } from '../../fixtures/metrics/spawnWindow';
 import type { WindowSpec } from '../../fixtures/metrics/windowSpec';
 import { parsePrometheus } from '../metrics/prometheusParser';

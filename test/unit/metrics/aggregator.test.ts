@@ -7,7 +7,7 @@ import { currentProcessIdentity } from '../../../src/core/process/identity';
 import { MetricsAggregator } from '../../../src/core/metrics/aggregator';
 import { MetricsCollector } from '../../../src/core/metrics/collector';
 import { formatCompact, formatFull } from '../../../src/core/metrics/formats';
-import { metricsFilePath, recordFilePath } from '../../../src/core/metrics/layout';
+import { metricsFilePath, recordFilePath } from '../../../src/core/directory/layout';
 import { stateFromSnapshot, type MetricsState } from '../../../src/core/metrics/metricsState';
 import type { MetricsSnapshot } from '../../../src/core/metrics/snapshot';
 import type { InstanceRecord, InstanceRegistry, InstanceView, RegistryChange } from '../../../src/core/registry/types';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { aggregateTotals, emptySkippedFiles, type AggregateView, type WindowMetrics } from '../../../src/core/metrics/aggregate';
+import { emptySkippedFiles, type AggregateView, type WindowMetrics } from '../../../src/core/metrics/aggregate';
+import { aggregateTotals } from '../../../src/core/metrics/runningTotals';
 import { MetricsCollector } from '../../../src/core/metrics/collector';
 import { formatCompact, formatDuration, formatFull, formatPercent } from '../../../src/core/metrics/formats';
 import { toPrometheus } from '../../../src/core/metrics/prometheus';

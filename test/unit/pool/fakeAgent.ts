@@ -1,5 +1,5 @@
 import type { AgentConnection, AgentExit, AgentHealth, AgentProfile, PromptRequest, PromptResult } from '../../../src/core/agents/adapter';
-import type { ProcessIdentity } from '../../../src/core/budget/budget';
+import type { ProcessIdentity } from '../../../src/core/process/identity';
 import { Emitter } from '../../../src/core/common/event';
 
 /**

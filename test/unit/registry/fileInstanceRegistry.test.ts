@@ -5,7 +5,7 @@ import { systemClock } from '../../../src/core/common/clock';
 import { waitForEvent } from '../../../src/core/common/event';
 import { currentProcessIdentity } from '../../../src/core/process/identity';
 import { FileInstanceRegistry, type FileInstanceRegistryOptions } from '../../../src/core/registry/fileInstanceRegistry';
-import { INSTANCE_ID_PATTERN } from '../../../src/core/registry/instanceRecord';
+import { INSTANCE_ID_PATTERN } from '../../../src/core/directory/layout';
 import type { InstanceRecord, RegistryChange } from '../../../src/core/registry/types';
 import { CollectingLogger, deadProcessIdentity, FakeClock, isRoot, makeTempDir, writeRecordOfDeadProcess } from './helpers';
 

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ManualClock, settle } from '../../fixtures/manualClock';
 import { identityOf } from '../../../src/core/process/identity';
-import type { CoreLogger } from '../../../src/core/registry/logger';
+import type { CoreLogger } from '../../../src/core/common/logger';
 import type { InstanceRecord } from '../../../src/core/registry/types';
 
 /** The shared manual clock; here advance() also lets real file I/O settle after each timer. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { defaultRegistryDirectory, resolveRegistryDirectory } from '../../../src/core/registry/paths';
+import { defaultRegistryDirectory, resolveRegistryDirectory } from '../../../src/core/directory/layout';
 
 describe('registry directory', () => {
   it('uses XDG_STATE_HOME on Linux when it is absolute, else ~/.local/state', () => {

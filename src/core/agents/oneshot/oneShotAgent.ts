@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Emitter, type Event } from '../../common/event';
-import type { ProcessIdentity } from '../../budget/budget';
+import type { ProcessIdentity } from '../../process/identity';
 import { resolveCommand, spawnAgentProcess, type AgentProcess, type AgentProcessExit } from '../../process/spawn';
 import type { AgentConnection, AgentConnectionOptions, AgentExit, AgentHealth, AgentProfile, AgentStreamEvent, PromptRequest, PromptResult, StopReason, TokenUsage } from '../adapter';
-import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
+import { AgentError, adviceFor, classifyAgentFailure, rethrowAsAgentError } from '../agentError';
 import { LineSplitter, parseJsonLine } from '../claude/claudeMessages';
 import type { ProcessOverrides } from '../longLivedAgent';
 import { PROMPT_PLACEHOLDER, type JsonLinesDialect } from '../profiles';
@@ -82,7 +82,7 @@ export class OneShotAgent implements AgentConnection {
       guardianScript: this.overrides.guardianScript,
       signal: request.signal,
       log: (message) => this.options.log?.('warn', `[${this.profile.name}] ${message}`),
-    });
+    }).catch(rethrowAsAgentError);
     const turn: RunningTurn = { child, cancelled: false };
     this.turns.set(request.sessionId, turn);
     this._onDidSpawn.fire(child.identity);

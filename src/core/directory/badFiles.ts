@@ -1,4 +1,4 @@
-import type { CoreLogger } from './logger';
+import type { CoreLogger } from '../common/logger';
 
 /** Why a file in the registry directory was skipped. */
 export type BadFileKind =

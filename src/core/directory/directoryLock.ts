@@ -1,7 +1,7 @@
 import * as lockfile from 'proper-lockfile';
 import { errorMessage } from '../common/errors';
-import type { CoreLogger } from './logger';
-import type { RegistryPaths } from './paths';
+import type { CoreLogger } from '../common/logger';
+import type { RegistryPaths } from './layout';
 
 /**
  * Options that survive a frozen extension host (see shared/notes/reliability.md): a lock is stale

@@ -102,14 +102,23 @@ export async function writeTempFile(tempDirectory: string, content: string, fs: 
   return tempPath;
 }
 
-/** Temp file, then rename: a reader sees the old file or the new one, never half of either. */
-export async function writeFileAtomically(
-  tempDirectory: string,
-  target: string,
-  content: string,
-  fs: FileSystem = nodeFileSystem,
-): Promise<void> {
-  const tempPath = await writeTempFile(tempDirectory, content, fs);
+export interface AtomicWriteOptions {
+  /**
+   * Where the temp file is written: on the target's file system, and a folder whose readers skip
+   * `*.tmp` names. Default: the target's own folder. The registry uses its `tmp/`, where a sweeper
+   * removes the temp files of processes killed mid-write.
+   */
+  tempDirectory?: string;
+  fs?: FileSystem;
+}
+
+/**
+ * The one atomic write of the shared directory: a complete temp file readable only by us, then
+ * rename, so a reader sees the old file or the new one, never half of either.
+ */
+export async function writeFileAtomically(target: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
+  const fs = options.fs ?? nodeFileSystem;
+  const tempPath = await writeTempFile(options.tempDirectory ?? path.dirname(target), content, fs);
   try {
     await renameWithRetry(tempPath, target, fs);
   } catch (error) {

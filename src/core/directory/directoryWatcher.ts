@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Clock, TimerHandle } from '../common/clock';
 import type { Disposable } from '../common/event';
 import { errorMessage } from '../common/errors';
-import type { CoreLogger } from './logger';
+import type { CoreLogger } from '../common/logger';
 
 export interface DirectoryWatcherOptions {
   clock: Clock;
