@@ -12,6 +12,9 @@ import { untilSignal, type CliContext, type CliDependencies } from './context';
 import { ExitCode, exitCodeForError, exitCodeSummary } from './exitCodes';
 import { CliError, processIo, type CliIo } from './io';
 import { parseCount, parseDuration, parsePort } from './options';
+import { RUN_FORMATS } from './output/runOutput';
+import { usageErrorEvent } from './output/usageError';
+import { PERMISSION_POLICIES } from './permissions';
 
 declare const AGENT_POOL_VERSION: string | undefined;
 
@@ -30,7 +33,10 @@ export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliD
   } catch (error) {
     if (error instanceof CommanderError) {
       const informational = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
-      return informational ? ExitCode.ok : ExitCode.usage;
+      if (informational) return ExitCode.ok;
+      // A script reading `run --format json` gets its last line even when the command line is wrong.
+      usageErrorEvent(argv.slice(2), error.message, io);
+      return ExitCode.usage;
     }
     if (error instanceof CliError) {
       io.err(`agent-pool: ${error.message}\n`);
@@ -108,12 +114,15 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .requiredOption('--profile <name>', 'agent profile: a built-in one (demo, claude, codex, gemini, opencode, aider, …) or one from --profiles')
     .option('--session <key>', 'continue (or start) the conversation with this key')
     .option('--profiles <file>', 'JSON file of extra profiles, in the format of the agentPool.profiles setting')
+    .option('-f, --file <path>', 'read the prompt from this file ("-" for stdin); multi-line, directives included')
+    .addOption(new Option('--format <format>', 'text: the answer as it streams; json: one event per line (schema in the README); quiet: only the final answer').choices(RUN_FORMATS).default('text'))
+    .addOption(new Option('--permissions <policy>', "how to answer the agent's permission requests (default: the profile's permissionPolicy); ask needs a terminal and refuses without one").choices(PERMISSION_POLICIES))
     .option('--verbose', 'also print the pool\'s info and debug log to stderr')
     .option('--wait <duration>', 'how long to wait for an agent slot before giving up with exit code 3 (default 60s, setting agentPool.pool.acquireTimeoutMs)', parseDuration)
     .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
-    .argument('<prompt>', 'the prompt (quote it)')
-    .addHelpText('after', '\nThe answer streams to stdout; a summary line goes to stderr. Ctrl-C cancels the turn (exit 130).')
-    .action(action((prompt: string, options: RunOptions) => runCommand(context(), options, prompt)));
+    .argument('[prompt]', 'the prompt (quote it); "-" reads it from stdin')
+    .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143).')
+    .action(action((prompt: string | undefined, options: RunOptions) => runCommand(context(), options, prompt)));
 
   return program;
 }

@@ -24,6 +24,10 @@ export interface TurnBehaviour {
   thought: boolean;
   /** Report a tool_call and its completion before answering. */
   tool: boolean;
+  /** Send a plan of this many entries (first in progress, the rest pending) before answering; 0: none. */
+  planEntries: number;
+  /** End the turn with this stop reason instead of end_turn (refusal, max_tokens, max_turn_requests). */
+  stopReason: 'end_turn' | 'refusal' | 'max_tokens' | 'max_turn_requests';
 }
 
 export interface ParsedPrompt {
@@ -33,7 +37,7 @@ export interface ParsedPrompt {
 }
 
 const DIRECTIVE_PREFIX = '/demo';
-const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool'] as const;
+const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool', 'plan', 'stop'] as const;
 type DirectiveKey = (typeof KNOWN_KEYS)[number];
 
 export class DirectiveError extends Error {}
@@ -83,6 +87,15 @@ function applyDirective(behaviour: TurnBehaviour, key: DirectiveKey, value: stri
     case 'tool':
       behaviour.tool = value === undefined || isTrue(value);
       break;
+    case 'plan':
+      behaviour.planEntries = value === undefined ? 3 : toNonNegativeInteger(key, value);
+      break;
+    case 'stop':
+      if (value !== 'end_turn' && value !== 'refusal' && value !== 'max_tokens' && value !== 'max_turn_requests') {
+        throw new DirectiveError(`demo directive stop=${value}: expected end_turn, refusal, max_tokens or max_turn_requests`);
+      }
+      behaviour.stopReason = value;
+      break;
   }
 }
 
@@ -99,6 +112,8 @@ export function behaviourFromEnvironment(env: NodeJS.ProcessEnv): TurnBehaviour 
     error: undefined,
     thought: false,
     tool: false,
+    planEntries: 0,
+    stopReason: 'end_turn',
   };
   for (const key of KNOWN_KEYS) {
     const value = env[`DEMO_AGENT_${key.toUpperCase()}`];

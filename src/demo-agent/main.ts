@@ -110,6 +110,14 @@ async function main(): Promise<void> {
       try {
         if (behaviour.memoryMb > 0) retainedMemory.push(Buffer.alloc(behaviour.memoryMb * 1024 * 1024, 1));
         if (behaviour.thought) await say({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: 'thinking about it' } });
+        if (behaviour.planEntries > 0) {
+          const entries = Array.from({ length: behaviour.planEntries }, (_, index) => ({
+            content: `Step ${index + 1}`,
+            priority: 'medium' as const,
+            status: index === 0 ? ('in_progress' as const) : ('pending' as const),
+          }));
+          await say({ sessionUpdate: 'plan', entries });
+        }
         if (behaviour.tool) {
           await say({ sessionUpdate: 'tool_call', toolCallId: 'demo-tool-1', title: 'Read demo.txt', kind: 'read', status: 'in_progress' });
           await say({ sessionUpdate: 'tool_call_update', toolCallId: 'demo-tool-1', status: 'completed' });
@@ -146,7 +154,7 @@ async function main(): Promise<void> {
           await say({ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: pieces[index]! } });
         }
         if (behaviour.crashAfterChunks !== undefined) crash(behaviour.exitCode, pieces.length);
-        return { stopReason: 'end_turn' };
+        return { stopReason: behaviour.stopReason };
       } finally {
         if (openTurns.get(sessionId) === turn) openTurns.delete(sessionId);
       }

@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { errorMessage } from '../../core/common/errors';
-import { errorCode } from '../../core/pool/errors';
+import type { AgentProfile, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
+import { resolveProfiles } from '../../core/agents/profiles';
+import { AgentPoolError, errorMessage } from '../../core/common/errors';
 import { readSettings } from '../../core/config/settings';
+import { errorCode } from '../../core/pool/errors';
 import { AgentPoolService } from '../../core/service/agentPoolService';
 import type { CliContext } from '../context';
 import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } from '../exitCodes';
 import { CliError } from '../io';
+import { createRunOutput, type RunFormat, type RunOutput, type RunStart, type RunSummary } from '../output/runOutput';
+import { CliPermissions, terminalAsk } from '../permissions';
+import { choosePromptSource, readPrompt, type PromptSource } from '../promptSource';
 
 export interface RunOptions {
   profile: string;
@@ -17,18 +22,95 @@ export interface RunOptions {
   wait?: number;
   /** This run's cap on the machine-wide budget (agentPool.maxAgentsTotal). */
   maxAgentsTotal?: number;
+  format?: RunFormat;
+  /** `-f FILE`; `-` reads stdin. */
+  file?: string;
+  /** Overrides the profile's permissionPolicy for this run. */
+  permissions?: PermissionPolicy;
 }
 
 /**
  * `agent-pool run`: a headless pool that registers in the same directory as the VS Code windows
- * (so it shows up in their status bar and view), takes a slot of the shared budget, streams the
- * answer to stdout, and deregisters. Ctrl-C cancels the turn; the agent is then stopped.
+ * (so it shows up in their status bar and view), takes a slot of the shared budget, reports the
+ * turn in the chosen format, and deregisters. Ctrl-C or SIGTERM cancels the turn; the agent is
+ * then stopped. Whatever happens, the output ends with `done` and the exit code of ../exitCodes.
  */
-export async function runCommand(context: CliContext, options: RunOptions, prompt: string): Promise<number> {
+export async function runCommand(context: CliContext, options: RunOptions, promptArgument: string | undefined): Promise<number> {
+  const startedAt = performance.now();
+  const output = createRunOutput(options.format ?? 'text', context.io, startedAt);
+  const abort = new AbortController();
+  let signal: NodeJS.Signals | undefined;
+  const cancel = (received: NodeJS.Signals) => {
+    signal ??= received;
+    abort.abort();
+  };
+  process.once('SIGINT', cancel);
+  process.once('SIGTERM', cancel);
+  const summary: RunSummary = {
+    exitCode: ExitCode.ok,
+    stopReason: null,
+    durationMs: 0,
+    firstEventMs: null,
+    costUsd: null,
+    inputTokens: null,
+    outputTokens: null,
+    text: '',
+    error: null,
+    start: null,
+  };
+  let service: AgentPoolService | undefined;
+  try {
+    const source = choosePromptSource({ argument: promptArgument, file: options.file });
+    const prompt = await readPrompt(source);
+    const result = await runTurn(context, options, prompt, source, output, abort.signal, summary, (created) => (service = created));
+    summary.stopReason = result.stopReason;
+    summary.text = result.text;
+    summary.firstEventMs = result.firstEventMs ?? null;
+    summary.costUsd = result.usage?.costUsd ?? null;
+    summary.inputTokens = result.usage?.inputTokens ?? null;
+    summary.outputTokens = result.usage?.outputTokens ?? null;
+    summary.exitCode = exitCodeForStopReason(result.stopReason, signal);
+  } catch (error) {
+    if (abort.signal.aborted) {
+      summary.exitCode = exitCodeForSignal(signal ?? 'SIGINT');
+    } else {
+      summary.exitCode = error instanceof CliError ? error.exitCode : exitCodeForError(error);
+      const message = error instanceof CliError ? error.message : errorMessage(error) + cliHint(error);
+      summary.error = { code: error instanceof CliError ? null : (errorCode(error) ?? null), message };
+      context.io.err(`agent-pool: ${message}\n`);
+    }
+  } finally {
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
+    await service?.shutdown();
+  }
+  summary.durationMs = performance.now() - startedAt;
+  output.done(summary);
+  return summary.exitCode;
+}
+
+async function runTurn(
+  context: CliContext,
+  options: RunOptions,
+  prompt: string,
+  source: PromptSource,
+  output: RunOutput,
+  signal: AbortSignal,
+  summary: RunSummary,
+  created: (service: AgentPoolService) => void,
+): Promise<PromptResult> {
   const { io } = context;
+  const distDirectory = dirname(__filename); // dist/cli.js runs beside dist/demo-agent.js and dist/guardian.js
+  const userProfiles = options.profiles ? readProfilesFile(options.profiles) : {};
+  const profile = findProfile(userProfiles, options.profile, distDirectory);
+  const policy = options.permissions ?? profile.permissionPolicy;
+  // stdin can answer a question only when it is a terminal that the prompt did not come from.
+  const canAsk = process.stdin.isTTY === true && source.kind !== 'stdin';
+  const permissions = new CliPermissions(policy, () => output, canAsk ? terminalAsk(process.stdin, process.stderr) : undefined);
   const values: Record<string, unknown> = {
     registryDirectory: context.directory,
-    profiles: options.profiles ? readProfilesFile(options.profiles) : {},
+    // Every request goes through CliPermissions, which applies `policy` and reports it.
+    profiles: { ...(userProfiles as object), [profile.name]: { ...settingsEntry(profile), permissionPolicy: 'ask' } },
     'pool.minAgents': 1,
     'pool.maxAgents': 1,
     ...(options.wait === undefined ? {} : { 'pool.acquireTimeoutMs': options.wait }),
@@ -41,53 +123,53 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     workspace: { name: `agent-pool run (${basename(process.cwd())})`, folders: [process.cwd()] },
     extensionVersion: 'cli',
     cwd: process.cwd(),
-    // dist/cli.js runs beside dist/demo-agent.js and dist/guardian.js
-    distDirectory: dirname(__filename),
+    distDirectory,
     spawnBlockedReason: () => undefined,
+    permissionHandler: permissions.handler,
     log: (level, message) => {
       if (level === 'error' || level === 'warn' || options.verbose) io.err(`[${level}] ${message}\n`);
     },
   });
-  const abort = new AbortController();
-  let signal: NodeJS.Signals | undefined;
-  const cancel = (received: NodeJS.Signals) => {
-    signal ??= received;
-    abort.abort();
-  };
-  process.once('SIGINT', cancel);
-  process.once('SIGTERM', cancel);
-  const cancelled = () => exitCodeForSignal(signal ?? 'SIGINT');
+  created(service);
+  await service.start();
+  if (service.registrationProblem) output.notice(`agent-pool: running unregistered: ${service.registrationProblem}`);
+  throwIfAborted(signal);
+  await service.startPool(profile.name, { minAgents: 1, maxAgents: 1, autoscale: false });
+  throwIfAborted(signal);
+  const lease = await service.manager.acquire({ profiles: [profile.name], sessionKey: options.session, signal, task: prompt.slice(0, 60) });
   try {
-    await service.start();
-    if (service.registrationProblem) io.err(`agent-pool: running unregistered: ${service.registrationProblem}\n`);
-    service.profile(options.profile);
-    if (abort.signal.aborted) return cancelled();
-    await service.startPool(options.profile, { minAgents: 1, maxAgents: 1, autoscale: false });
-    if (abort.signal.aborted) return cancelled();
-    let endsWithNewline = true;
-    const result = await service.run(prompt, {
-      profiles: [options.profile],
-      sessionKey: options.session,
-      signal: abort.signal,
-      task: prompt.slice(0, 60),
-      onEvent: (event) => {
-        if (event.kind !== 'text' || !event.text) return;
-        io.out(event.text);
-        endsWithNewline = event.text.endsWith('\n');
-      },
-    });
-    if (!endsWithNewline) io.out('\n');
-    io.err(`${result.stopReason} · agent ${result.agentId} (${result.profile}) · ${(result.totalMs / 1000).toFixed(2)} s\n`);
-    return exitCodeForStopReason(result.stopReason, signal);
-  } catch (error) {
-    if (abort.signal.aborted) return cancelled();
-    if (error instanceof CliError) throw error;
-    throw new CliError(errorMessage(error) + cliHint(error), exitCodeForError(error));
+    const start: RunStart = { profile: profile.name, agent: lease.agentId, conversation: options.session ?? null, adapter: profile.adapter, permissions: policy };
+    summary.start = start;
+    output.started(start);
+    return await lease.prompt(prompt, { signal, onEvent: (event) => output.agentEvent(event) });
   } finally {
-    process.off('SIGINT', cancel);
-    process.off('SIGTERM', cancel);
-    await service.shutdown();
+    lease.release();
   }
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new AgentPoolError('CLI_CANCELLED', 'cancelled');
+}
+
+/** The profile as the run will use it; an unknown name is a usage error listing the known ones. */
+function findProfile(userProfiles: unknown, name: string, distDirectory: string): AgentProfile {
+  let table: Record<string, AgentProfile>;
+  try {
+    table = resolveProfiles(userProfiles, distDirectory);
+  } catch (error) {
+    throw new CliError(`${errorMessage(error)}\nFix the file given with --profiles.`, ExitCode.usage);
+  }
+  const profile = table[name];
+  if (!profile) {
+    throw new CliError(`There is no agent profile "${name}". Known profiles: ${Object.keys(table).join(', ')}. Add one with --profiles FILE.`, ExitCode.usage);
+  }
+  return profile;
+}
+
+/** A resolved profile in the format of the agentPool.profiles setting. */
+function settingsEntry(profile: AgentProfile): Record<string, unknown> {
+  const { name: _name, dialect, ...entry } = profile;
+  return dialect === undefined ? entry : { ...entry, dialect };
 }
 
 /** The core's messages name VS Code settings; on the command line the same knobs are flags. */

@@ -91,9 +91,14 @@ describe('demo agent directives', () => {
     assert.equal(text, 'body');
     assert.deepEqual(
       { ...behaviour },
-      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false },
+      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false, planEntries: 0, stopReason: 'end_turn' },
     );
     assert.equal(parsePrompt('/demonstrate this', defaults).text, '/demonstrate this');
+    const planned = parsePrompt('/demo plan stop=refusal\nx', defaults).behaviour;
+    assert.equal(planned.planEntries, 3);
+    assert.equal(planned.stopReason, 'refusal');
+    assert.equal(parsePrompt('/demo plan=5\nx', defaults).behaviour.planEntries, 5);
+    assert.throws(() => parsePrompt('/demo stop=later\nx', defaults), /stop=later: expected end_turn, refusal/);
   });
 
   it('takes defaults from DEMO_AGENT_* variables and rejects unknown directives', () => {

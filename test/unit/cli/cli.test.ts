@@ -51,7 +51,8 @@ describe('agent-pool CLI (built binary)', function () {
       cleanup: /--max-age <duration>/,
       metrics: /--prometheus[\s\S]*--json[\s\S]*--instance <id>/,
       'serve-metrics': /--port <n>[\s\S]*127\.0\.0\.1/,
-      run: /<prompt>[\s\S]*--profile <name>/,
+      // The prompt became optional (-f FILE, "-" for stdin) with issue 17.
+      run: /\[prompt\][\s\S]*--profile <name>[\s\S]*-f, --file <path>[\s\S]*--format <format>[\s\S]*--permissions <policy>/,
     };
     const top = await runBuiltCli(['--help']);
     assert.equal(top.code, 0);
