@@ -16,23 +16,26 @@ mkdir -p "$CACHE"
 
 log() { echo "[vscode-host] $*"; }
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-  echo "[vscode-host] need root to run: $*" >&2; return 1; fi; }
+# Run inside `npm test` or `npm start`, this script inherits npm's own environment: `npm_config_user_agent`
+# naming Node 20, `npm_node_execpath`, `NODE`, `npm_config_nodedir=/usr`, npm's node-gyp shim on PATH. The
+# inner `npm install code-server` reads those as its own config, and code-server's postinstall then refuses
+# ("requires node v24 ... you are on node v20"). Drop what npm injects for its scripts, so that the script
+# behaves the same inside npm and out; keep what a user configures (npm_config_cache, registry, proxy, ...).
+scrub_npm_environment() {
+  local name
+  for name in $(compgen -e); do
+    case "$name" in
+      npm_config_user_agent | npm_config_node_gyp | npm_config_npm_version | npm_config_nodedir | \
+        npm_config_prefix | npm_config_global_prefix | npm_config_local_prefix | npm_config_argv | \
+        npm_execpath | npm_node_execpath | npm_command | npm_lifecycle_* | npm_package_* | NODE | INIT_CWD)
+        unset "$name" ;;
+    esac
+  done
+  PATH=$(printf %s "$PATH" | tr ':' '\n' | grep -vE '/node_modules/\.bin$|/node-gyp-bin$' | paste -sd: -)
+}
 
 ensure_debian_packages() {
-  local missing=()
-  command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
-  dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
-  dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
-  command -v python3 >/dev/null || missing+=(python3)
-  command -v git >/dev/null || missing+=(git)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if ! command -v apt-get >/dev/null; then
-    echo "[vscode-host] missing ${missing[*]} and no apt-get: install them by hand" >&2; return 1
-  fi
-  log "installing Debian packages: ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  bash "$(dirname "$0")/debian-packages.sh" ensure chromium libkrb5-dev build-essential python3 git
 }
 
 ensure_node24() {
@@ -81,6 +84,7 @@ ensure_webview_patch() {
   grep -qF "$PWA_PATCH_MARKER" "$server_main"
 }
 
+scrub_npm_environment
 ensure_debian_packages
 ensure_node24
 ensure_code_server
