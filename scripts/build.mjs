@@ -2,10 +2,12 @@
 // cjs for Node, `vscode` external, minified only for release, sourcemaps for development.
 // Usage: node scripts/build.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+/** One version for the extension and the `agent-pool` command: the one in package.json. */
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 /** Every bundle we ship: the extension, and the programs it starts as child processes. */
 export const entryPoints = {
@@ -28,7 +30,7 @@ const options = {
   sourcesContent: false,
   // The ACP SDK and execa are ESM-only; esbuild turns them into cjs. import.meta.url is the one
   // construct that does not survive that, so give it a cjs equivalent.
-  define: { 'import.meta.url': 'importMetaUrl' },
+  define: { 'import.meta.url': 'importMetaUrl', AGENT_POOL_VERSION: JSON.stringify(version) },
   // bundleLoadStart lets the extension report how long loading its bundle took (part of activation time).
   banner: { js: "const bundleLoadStart = performance.now(); const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
