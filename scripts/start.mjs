@@ -32,50 +32,80 @@ function startDesktop() {
   spawn('code', ['--new-window', `--extensionDevelopmentPath=${root}`, folder], { stdio: 'inherit' });
 }
 
-function startBrowser() {
+async function startBrowser() {
   execFileSync('bash', [join(root, 'scripts', 'ensure-vscode-host.sh')], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/package.mjs', '--no-verify'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const vsix = join(root, `${manifest.name}-${manifest.version}.vsix`);
-  const state = join(hostCacheDir(), 'start');
+  // AGENT_POOL_START_DIR: where the server keeps its user data and extensions (the launcher's test uses a
+  // scratch folder, so it never touches a person's own `npm start` state).
+  const state = process.env.AGENT_POOL_START_DIR ?? join(hostCacheDir(), 'start');
   const dirs = { data: join(state, 'data'), extensions: join(state, 'extensions') };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
   const server = [codeServerEntry(), '--user-data-dir', dirs.data, '--extensions-dir', dirs.extensions];
   execFileSync(node24Binary(), [...server, '--force', '--install-extension', vsix], { stdio: ['ignore', 'ignore', 'inherit'] });
 
+  // Its own process group, so that stopping takes the server and everything it started (extension hosts,
+  // the extension's agents) at once.
   const child = spawn(
     node24Binary(),
     [...server, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--ignore-last-opened'],
     { detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  console.log(`\nAgent Pool is running in VS Code for the browser:\n\n  http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}\n\nPress Ctrl-C to stop.`);
   let stopping = false;
-  const stop = () => {
+  const stop = async () => {
     if (stopping) return;
     stopping = true;
     console.log('\nStopping the VS Code server…');
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    setTimeout(() => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      process.exit(0);
-    }, 3000).unref();
+    signalGroup(child.pid, 'SIGTERM');
+    // Exit only once the whole group is gone: Ctrl-C leaves no process behind.
+    const deadline = Date.now() + 5000;
+    while (groupAlive(child.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    signalGroup(child.pid, 'SIGKILL');
+    process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   child.on('exit', (code) => {
-    if (!stopping) console.error(`The VS Code server exited (code ${code}).`);
-    process.exit(stopping ? 0 : 1);
+    if (stopping) return;
+    console.error(`The VS Code server exited (code ${code}).`);
+    signalGroup(child.pid, 'SIGKILL');
+    process.exit(1);
   });
+  await waitUntilServing(port, child);
+  console.log(`\nAgent Pool is running in VS Code for the browser:\n\n  http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}\n\nPress Ctrl-C to stop.`);
+}
+
+async function waitUntilServing(port, child) {
+  const deadline = Date.now() + 60_000;
+  while (child.exitCode === null && Date.now() < deadline) {
+    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (healthy) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (child.exitCode === null) console.error(`The VS Code server did not answer on port ${port} within 60 s; still waiting.`);
+}
+
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 ensureDependencies();
 if (!forceBrowser && hasDesktopCode()) startDesktop();
-else startBrowser();
+else await startBrowser();
