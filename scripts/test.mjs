@@ -9,7 +9,7 @@
 // Ends with a summary naming why each failed step failed, one line `tests: N passed, N failed`, and a
 // non-zero exit code if anything failed.
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,10 +80,17 @@ function selfTestVerdict(code, output) {
   return undefined;
 }
 
-/** A fresh clone has no node_modules; a pull that changed package-lock.json leaves them stale. */
+/**
+ * A fresh clone has no node_modules; a pull that changed package-lock.json leaves them stale. npm keeps what
+ * it installed in node_modules/.package-lock.json: any package whose version differs from the lockfile's
+ * means npm ci.
+ */
 function dependenciesNeedInstall() {
-  const installed = join(root, 'node_modules', '.package-lock.json');
-  return !existsSync(installed) || statSync(join(root, 'package-lock.json')).mtimeMs > statSync(installed).mtimeMs;
+  const installedFile = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(installedFile)) return true;
+  const wanted = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages ?? {};
+  const installed = JSON.parse(readFileSync(installedFile, 'utf8')).packages ?? {};
+  return Object.entries(wanted).some(([path, entry]) => path !== '' && !entry.optional && installed[path]?.version !== entry.version);
 }
 
 async function main() {
