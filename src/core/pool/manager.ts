@@ -1,6 +1,8 @@
 import type { AgentProfile } from '../agents/adapter';
 import { Emitter, type Disposable } from '../common/event';
+import { runBatch, type BatchResult } from './batch';
 import { PoolError } from './errors';
+import { managerHealth, type ManagerHealth } from './health';
 import type { PoolEvent, PoolSnapshot } from './events';
 import type { Lease } from './lease';
 import type { PoolOptions } from './options';
@@ -53,6 +55,17 @@ export interface PoolManagerOptions {
   /** Looks a profile up by name; throws a clear error for an unknown one. */
   resolveProfile(name: string): AgentProfile;
   routing?: CrossPoolRouting;
+}
+
+export interface BatchPrompt {
+  prompt: string;
+  /** Per prompt: its module pair, conversation, profiles... over the batch's own options. */
+  options?: ManagerRunOptions;
+}
+
+export interface BatchOptions extends ManagerRunOptions {
+  /** Most prompts in flight at once; default: the running pools' maxAgents together. */
+  concurrency?: number;
 }
 
 export interface ManagerRunOptions extends RunOptions {
@@ -131,6 +144,29 @@ export class PoolManager implements Disposable {
     const result = await pool.run(prompt, options);
     if (options.sessionKey !== undefined) this.stickyProfiles.set(options.sessionKey, pool.profile);
     return { ...result, profile: pool.profile };
+  }
+
+  /**
+   * Runs several prompts with at most `concurrency` in flight, each routed like run(); returns every
+   * outcome in input order, a failure in its own slot (seed 001's execute_batch/aggregate_results).
+   */
+  runBatch(prompts: ReadonlyArray<string | BatchPrompt>, options: BatchOptions = {}): Promise<BatchResult<RunResult & { profile: string }>> {
+    const { concurrency, ...shared } = options;
+    const limit = concurrency ?? Math.max(1, [...this.pools.values()].reduce((sum, { pool }) => sum + (pool.closed ? 0 : pool.maxAgents), 0));
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1024) {
+      return Promise.reject(new PoolError('POOL_INVALID_OPTION', `Batch option "concurrency" must be a whole number from 1 to 1024, got ${JSON.stringify(concurrency)}.`));
+    }
+    return runBatch(
+      prompts,
+      limit,
+      (item) => (typeof item === 'string' ? this.run(item, shared) : this.run(item.prompt, { ...shared, ...item.options })),
+      options.signal,
+    );
+  }
+
+  /** Each pool's health (seed 001's health_check) and the worst of them. */
+  health(): ManagerHealth {
+    return managerHealth(this.list());
   }
 
   /** Like run(), for callers that want several turns on one agent. */

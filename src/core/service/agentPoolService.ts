@@ -17,7 +17,9 @@ import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persiste
 import type { MetricsSnapshot } from '../metrics/snapshot';
 import { SnapshotWriter } from '../metrics/snapshotWriter';
 import type { PoolSnapshot } from '../pool/events';
-import { PoolManager, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
+import type { BatchResult } from '../pool/batch';
+import type { ManagerHealth } from '../pool/health';
+import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
 import type { RunResult } from '../pool/pool';
 import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
 import type { CleanupReport, InstanceView } from '../registry/types';
@@ -230,6 +232,17 @@ export class AgentPoolService implements Disposable {
   async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
     this.assertSpawnAllowed();
     return this.manager.run(prompt, options);
+  }
+
+  /** Several prompts, at most `options.concurrency` at once, answers in input order (see PoolManager.runBatch). */
+  async runBatch(prompts: ReadonlyArray<string | BatchPrompt>, options: BatchOptions = {}): Promise<BatchResult<RunResult & { profile: string }>> {
+    this.assertSpawnAllowed();
+    return this.manager.runBatch(prompts, options);
+  }
+
+  /** Each running pool's health; down with no pool. */
+  health(): ManagerHealth {
+    return this.managerInstance?.health() ?? { status: 'down', pools: [] };
   }
 
   /** Finds the pool that holds `agentId`. */
