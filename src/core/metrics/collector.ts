@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock';
 import { systemClock } from '../common/clock';
 import { DisposableStore, toDisposable } from '../common/disposable';
 import { Emitter, type Disposable, type Event } from '../common/event';
-import type { AgentInfo, AgentState, CircuitState, PoolEvent, PoolSnapshot } from '../pool/events';
+import type { AgentInfo, AgentState, CircuitState, PoolEvent, PoolSnapshot, RestartReason } from '../pool/events';
 import { Histogram } from './histogram';
 import { METRICS_STATE_KIND, METRICS_STATE_SCHEMA, type MetricsState, type PairState } from './metricsState';
 import { BoundedMap, KeyedAccumulator, PromptAccumulator } from './promptFigures';
@@ -10,6 +10,7 @@ import {
   METRICS_KIND,
   METRICS_SCHEMA,
   errorRateOf,
+  restartsByReasonOf,
   type AgentMetrics,
   type MetricsSnapshot,
   type PairMetrics,
@@ -47,6 +48,7 @@ class PoolCounters {
   terminated: number;
   restarts: number;
   recycles: number;
+  readonly restartsByReason: Record<RestartReason, number>;
   scaleUps: number;
   scaleDowns: number;
   lastScale: ScaleEventRecord | undefined;
@@ -63,6 +65,7 @@ class PoolCounters {
     this.terminated = restored?.terminated ?? 0;
     this.restarts = restored?.restarts ?? 0;
     this.recycles = restored?.recycles ?? 0;
+    this.restartsByReason = restartsByReasonOf({ restarts: this.restarts, recycles: this.recycles, restartsByReason: restored?.restartsByReason });
     this.scaleUps = restored?.scaleUps ?? 0;
     this.scaleDowns = restored?.scaleDowns ?? 0;
     this.lastScale = restored?.lastScale;
@@ -176,10 +179,15 @@ export class MetricsCollector implements Disposable {
         break;
       case 'recycle':
         pool.recycles++;
+        pool.restartsByReason.recycle++;
         this.agentCounters(event.agentId, event.profile).recycles++;
+        break;
+      case 'user-restart':
+        pool.restartsByReason.user++;
         break;
       case 'restart':
         pool.restarts++;
+        pool.restartsByReason.crash++;
         this.agentCounters(event.agentId, event.profile).restarts++;
         break;
     }
@@ -289,6 +297,7 @@ export class MetricsCollector implements Disposable {
       terminated: counters.terminated,
       restarts: counters.restarts,
       recycles: counters.recycles,
+      restartsByReason: { ...counters.restartsByReason },
       scaleUps: counters.scaleUps,
       scaleDowns: counters.scaleDowns,
       utilization: agents.total === 0 ? 0 : agents.busy / agents.total,

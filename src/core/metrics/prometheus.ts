@@ -1,6 +1,6 @@
 import type { AggregateView, WindowMetrics } from './aggregate';
 import { Histogram, type HistogramData } from './histogram';
-import type { PoolMetrics } from './snapshot';
+import { restartsByReasonOf, type PoolMetrics } from './snapshot';
 
 /**
  * The Prometheus text exposition format (version 0.0.4): one family per metric name with HELP and
@@ -133,7 +133,10 @@ function addPoolCounters(out: Exposition, window: WindowMetrics, pool: PoolMetri
   out.histogram('agent_pool_queue_wait_seconds', 'Time prompts waited for an agent.', labels, pool.queueWaitMs);
   out.sample('agent_pool_agents_spawned_total', 'counter', 'Agent processes started.', labels, pool.spawned);
   out.sample('agent_pool_agents_terminated_total', 'counter', 'Agent processes that exited.', labels, pool.terminated);
-  out.sample('agent_pool_agent_restarts_total', 'counter', 'Agents restarted after a failure.', labels, pool.restarts);
+  const byReason = restartsByReasonOf(pool);
+  for (const reason of ['crash', 'user', 'recycle'] as const) {
+    out.sample('agent_pool_agent_restarts_total', 'counter', 'Agent processes replaced, by reason: crash, user (asked for), recycle (age, turns, memory, CPU or by hand).', { ...labels, reason }, byReason[reason]);
+  }
   out.sample('agent_pool_agent_recycles_total', 'counter', 'Agents replaced for age, turns, memory or by hand.', labels, pool.recycles);
   out.sample('agent_pool_scale_events_total', 'counter', 'Pool size changes, by direction.', { ...labels, direction: 'up' }, pool.scaleUps);
   out.sample('agent_pool_scale_events_total', 'counter', 'Pool size changes, by direction.', { ...labels, direction: 'down' }, pool.scaleDowns);

@@ -1,4 +1,4 @@
-import type { AgentState, CircuitState } from '../pool/events';
+import type { AgentState, CircuitState, RestartReason } from '../pool/events';
 import { emptyHistogramData, isHistogramData, type HistogramData, type HistogramSummary } from './histogram';
 
 /**
@@ -72,8 +72,11 @@ export interface PoolMetrics {
   queueWaitMs: HistogramData;
   spawned: number;
   terminated: number;
+  /** Crash restarts (as before restarts by reason were counted). */
   restarts: number;
   recycles: number;
+  /** Every restart by reason: crash, user (asked for), recycle (replaced under a new id). Absent from older writers. */
+  restartsByReason?: Record<RestartReason, number>;
   scaleUps: number;
   scaleDowns: number;
   lastScale?: ScaleEventRecord;
@@ -175,6 +178,17 @@ function isMetricsSnapshot(value: unknown): value is MetricsSnapshot {
     Array.isArray(snapshot.sessions) &&
     snapshot.sessions.every(isKeyedMetrics)
   );
+}
+
+/**
+ * A pool's restarts by reason; from an older writer (no split), its restarts were crashes and its
+ * recycles recycles. A count that is not a number reads as 0: one bad field never hides the others.
+ */
+export function restartsByReasonOf(pool: Pick<PoolMetrics, 'restarts' | 'recycles' | 'restartsByReason'>): Record<RestartReason, number> {
+  const split = isObject(pool.restartsByReason) ? (pool.restartsByReason as Partial<Record<RestartReason, unknown>>) : undefined;
+  const count = (value: unknown, fallback: number) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback);
+  if (!split) return { crash: count(pool.restarts, 0), user: 0, recycle: count(pool.recycles, 0) };
+  return { crash: count(split.crash, 0), user: count(split.user, 0), recycle: count(split.recycle, 0) };
 }
 
 function isPoolMetrics(value: unknown): value is PoolMetrics {

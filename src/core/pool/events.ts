@@ -66,4 +66,10 @@ export type PoolEvent =
     }
   | { type: 'circuit'; profile: string; state: CircuitState; reason?: string }
   | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
-  | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number };
+  /** A crashed agent's restart under the same id (crash restarts only; see user-restart). */
+  | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number }
+  /** The user asked for a restart: no backoff, no crash, no circuit verdict; counted on its own. */
+  | { type: 'user-restart'; agentId: string; profile: string };
+
+/** Why an agent got a new process: a crash, the user's request, or a recycle (new process, new id). */
+export type RestartReason = 'crash' | 'user' | 'recycle';

@@ -155,6 +155,7 @@ export class Supervisor {
     // A second request while one runs (a double click) joins it.
     let restart = this.userRestarts.get(agent);
     if (!restart) {
+      this.pool.events.fire({ type: 'user-restart', agentId: agent.id, profile: this.profileName });
       restart = this.replaceProcess(agent, reason).finally(() => this.userRestarts.delete(agent));
       this.userRestarts.set(agent, restart);
     }
