@@ -8,7 +8,7 @@ import type { AgentPoolService } from '../core/service/agentPoolService';
 import type { StatusInput } from './statusModel';
 import type { DashboardState, WindowFigures } from './treeModel';
 
-export type DashboardSource = Pick<AgentPoolService, 'pools' | 'instances' | 'aggregate' | 'budget' | 'localMetrics'>;
+export type DashboardSource = Pick<AgentPoolService, 'pools' | 'instances' | 'aggregate' | 'budget' | 'localMetrics'> & Partial<Pick<AgentPoolService, 'lifecycle'>>;
 
 type WindowEntry = AggregateView['windows'][number];
 
@@ -55,6 +55,7 @@ export function dashboardStateOf(source: DashboardSource, now: { monotonic: numb
     pools: source.pools(),
     agentMetrics: new Map((local?.agents ?? []).map((a) => [a.id, a])),
     instances: source.instances(),
+    lifecycle: source.lifecycle?.(),
     windowFigures: new Map(view.windows.map((w) => [w.id, countsOf(w)])),
     totals: {
       agentsHere: here.agents,

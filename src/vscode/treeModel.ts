@@ -2,7 +2,7 @@
  * The Agent Pool view as plain data: a pure function from the dashboard state to nodes, so what the
  * view shows is tested without VS Code. treeView.ts only turns nodes into TreeItems.
  */
-import type { InstanceView } from '../core/registry/types';
+import type { InstanceLifecycle, InstanceView } from '../core/registry/types';
 import type { AgentInfo, PoolSnapshot } from '../core/pool/events';
 import type { AgentMetrics, KeyedMetrics, PairMetrics } from '../core/metrics/snapshot';
 import type { HistogramSummary } from '../core/metrics/histogram';
@@ -32,6 +32,8 @@ export interface DashboardState {
   /** Per-agent figures of this window by agent id (p95, error rate). */
   agentMetrics: Map<string, AgentMetrics>;
   instances: InstanceView[];
+  /** This window's lifecycle (ACTIVE, IDLE, COMPLETING); omitted before the service has one. */
+  lifecycle?: InstanceLifecycle;
   /** Figures of every window by instance id, from the aggregator. */
   windowFigures: Map<string, WindowFigures>;
   totals: DashboardTotals;
@@ -78,7 +80,8 @@ function thisWindow(state: DashboardState): TreeNode {
     label: 'This Window',
     icon: { id: 'window' },
     expanded: true,
-    description: pools.length === 0 ? 'no pool running' : plural(state.pools.reduce((n, p) => n + p.agents.length, 0), 'agent'),
+    description: [pools.length === 0 ? 'no pool running' : plural(state.pools.reduce((n, p) => n + p.agents.length, 0), 'agent'), state.lifecycle].filter(Boolean).join(' · '),
+    tooltip: state.lifecycle ? `This window is ${LIFECYCLE_MEANING[state.lifecycle]}` : undefined,
     children: pools,
   };
 }
@@ -132,6 +135,12 @@ function agentNode(agent: AgentInfo, state: DashboardState): TreeNode {
   };
 }
 
+const LIFECYCLE_MEANING: Record<InstanceLifecycle, string> = {
+  ACTIVE: 'ACTIVE: an agent is working',
+  IDLE: 'IDLE: no agent is working',
+  COMPLETING: 'COMPLETING: shutting down',
+};
+
 function otherWindows(state: DashboardState): TreeNode {
   const others = state.instances.filter((i) => !i.isSelf);
   return {
@@ -146,8 +155,8 @@ function otherWindows(state: DashboardState): TreeNode {
       return {
         id: `window/${instance.record.id}`,
         label: instance.record.workspaceName || instance.record.id,
-        description: `${plural(figures?.agents ?? 0, 'agent')} · ${figures?.busy ?? 0} busy · heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${marker}`,
-        tooltip: `${instance.record.id}\nPID ${instance.record.pid} on ${instance.record.hostname}\n${instance.record.workspaceFolders.join('\n')}`,
+        description: `${instance.record.lifecycle} · ${plural(figures?.agents ?? 0, 'agent')} · ${figures?.busy ?? 0} busy · heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${marker}`,
+        tooltip: `${instance.record.id} (${LIFECYCLE_MEANING[instance.record.lifecycle] ?? instance.record.lifecycle})\nPID ${instance.record.pid} on ${instance.record.hostname}\n${instance.record.workspaceFolders.join('\n')}`,
         icon:
           instance.health === 'live'
             ? { id: 'window' }

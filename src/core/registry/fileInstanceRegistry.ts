@@ -94,7 +94,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
       workspaceFolders: [...info.workspaceFolders],
       extensionVersion: info.extensionVersion,
       startedAt: now,
-      lifecycle: 'ACTIVE',
+      lifecycle: info.lifecycle ?? 'ACTIVE',
       heartbeatSeq: 0,
       heartbeatAt: now,
       ...(info.address !== undefined ? { address: info.address } : {}),

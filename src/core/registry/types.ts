@@ -58,7 +58,8 @@ export interface InstanceRegistry extends Disposable {
   readonly directory: string;
   /** This window's id once registered. */
   readonly selfId: string | undefined;
-  register(info: { workspaceName: string; workspaceFolders: string[]; extensionVersion: string; address?: string }): Promise<InstanceRecord>;
+  /** `lifecycle` defaults to ACTIVE. */
+  register(info: { workspaceName: string; workspaceFolders: string[]; extensionVersion: string; address?: string; lifecycle?: InstanceLifecycle }): Promise<InstanceRecord>;
   setLifecycle(lifecycle: InstanceLifecycle): Promise<void>;
   deregister(): Promise<void>;
   /** Current view of every window, this one included; cheap, no I/O. */

@@ -20,11 +20,13 @@ import type { PoolSnapshot } from '../pool/events';
 import type { BatchResult } from '../pool/batch';
 import type { ManagerHealth } from '../pool/health';
 import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
+import type { Lease } from '../pool/lease';
 import type { RunResult } from '../pool/pool';
 import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
-import type { CleanupReport, InstanceView } from '../registry/types';
+import type { CleanupReport, InstanceLifecycle, InstanceView } from '../registry/types';
 import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
+import { WindowLifecycle } from './windowLifecycle';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type ServiceLog = (level: LogLevel, message: string) => void;
@@ -72,6 +74,7 @@ export class AgentPoolService implements Disposable {
   private managerInstance: PoolManager | undefined;
   private collectorInstance: MetricsCollector | undefined;
   private writer: SnapshotWriter | undefined;
+  private windowLifecycle: WindowLifecycle | undefined;
   readonly aggregator: MetricsAggregator;
   /** Why registration failed (unusable directory); metrics then stay in memory. */
   registrationProblem: string | undefined;
@@ -123,7 +126,7 @@ export class AgentPoolService implements Disposable {
     const { settings, workspace, extensionVersion, log } = this.options;
     let windowId = `unregistered-${process.pid}`;
     try {
-      const record = await this.registry.register({ workspaceName: workspace.name, workspaceFolders: workspace.folders, extensionVersion });
+      const record = await this.registry.register({ workspaceName: workspace.name, workspaceFolders: workspace.folders, extensionVersion, lifecycle: 'IDLE' });
       windowId = record.id;
     } catch (error) {
       this.registrationProblem = errorMessage(error);
@@ -153,6 +156,13 @@ export class AgentPoolService implements Disposable {
       },
     });
     this.disposables.add(this.managerInstance.onDidEvent(() => this.changed.fire()));
+    this.windowLifecycle = new WindowLifecycle(
+      this.managerInstance.onDidEvent,
+      (lifecycle) => this.registry.setLifecycle(lifecycle),
+      (error) => log('warn', `registry: could not record the window's lifecycle: ${errorMessage(error)}`),
+    );
+    this.disposables.add(this.windowLifecycle);
+    this.disposables.add(this.windowLifecycle.onDidChange(() => this.changed.fire()));
 
     const restored = this.options.metricsStateStore
       ? await loadPreviousMetrics(this.options.metricsStateStore, (id) => this.registry.instances().some((i) => i.record.id === id && i.health !== 'dead'))
@@ -176,6 +186,11 @@ export class AgentPoolService implements Disposable {
       this.scheduleHeartbeatWrite();
     }
     if (!this.shuttingDown) await this.aggregator.start();
+  }
+
+  /** ACTIVE while an agent works on a lease, IDLE otherwise, COMPLETING once shutdown began (seed 004). */
+  lifecycle(): InstanceLifecycle {
+    return this.windowLifecycle?.current ?? (this.shuttingDown ? 'COMPLETING' : 'IDLE');
   }
 
   profiles(): Record<string, AgentProfile> {
@@ -232,6 +247,12 @@ export class AgentPoolService implements Disposable {
   async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
     this.assertSpawnAllowed();
     return this.manager.run(prompt, options);
+  }
+
+  /** A lease on one agent, routed like run(); the caller releases it. */
+  async acquire(options: ManagerRunOptions = {}): Promise<Lease> {
+    this.assertSpawnAllowed();
+    return this.manager.acquire(options);
   }
 
   /** Several prompts, at most `options.concurrency` at once, answers in input order (see PoolManager.runBatch). */
@@ -303,6 +324,8 @@ export class AgentPoolService implements Disposable {
       // A start in flight stops at its next step; let it, so nothing it creates is left behind.
       await this.starting?.catch(() => undefined);
       if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+      // Readers (other windows, the CLI) learn first that this window is finishing, then its agents go.
+      await this.windowLifecycle?.completing();
       await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
       await this.writer?.close({ flush: true }).catch(() => undefined);
       await this.registry.deregister().catch((error) => this.options.log('warn', `deregistering: ${errorMessage(error)}`));

@@ -91,6 +91,18 @@ describe('buildTree', () => {
     assert.equal(others.children![0].contextValue, 'window.unresponsive');
   });
 
+  it('shows each window\'s lifecycle: this one from the service, the others from their records', () => {
+    const idleOther = instance('w3', 'docs', 'live');
+    idleOther.record.lifecycle = 'COMPLETING';
+    const tree = buildTree(state({ lifecycle: 'ACTIVE', instances: [instance('self', 'api', 'live', true), instance('w2', 'web', 'unresponsive'), idleOther] }));
+    const here = find(tree, 'section/this-window');
+    assert.equal(here.description, '2 agents · ACTIVE');
+    assert.equal(here.tooltip, 'This window is ACTIVE: an agent is working');
+    const others = find(tree, 'section/other-windows').children!;
+    assert.deepEqual(others.map((node) => node.description!.split(' · ')[0]), ['ACTIVE', 'COMPLETING']);
+    assert.match(others[1].tooltip!, /^w3 \(COMPLETING: shutting down\)/);
+  });
+
   it('shows an open circuit on its pool', () => {
     const tree = buildTree(state({ pools: [pool({ circuit: { state: 'open', reason: 'Authentication required' } })] }));
     const node = find(tree, 'pool/demo');
