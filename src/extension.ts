@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { errorMessage } from './core/common/errors';
 import { MementoMetricsStateStore } from './core/metrics/persistence';
 import { AgentPoolService } from './core/service/agentPoolService';
+import { MementoPoolStateStore } from './core/service/poolState';
 import { RecentLog } from './vscode/agentLogs';
 import { createApi, type AgentPoolApi } from './vscode/api';
 import { registerCommands } from './vscode/commands';
@@ -17,7 +18,7 @@ import type { StatusView } from './vscode/statusModel';
 import { TRANSCRIPT_SCHEME, TranscriptProvider } from './vscode/transcripts';
 import { buildTree } from './vscode/treeModel';
 import { AgentTreeView } from './vscode/treeView';
-import { startPools, selectProfile, POOL_STATE_KEY } from './vscode/poolStartup';
+import { startPools, selectProfile } from './vscode/poolStartup';
 
 /** Set by the esbuild banner at the first line of dist/extension.js. */
 declare const bundleLoadStart: number | undefined;
@@ -26,7 +27,6 @@ declare const bundleLoadStart: number | undefined;
 const bundleEvaluatedAt = performance.now();
 
 let service: AgentPoolService | undefined;
-let persistPoolState: (() => Promise<void>) | undefined;
 
 export interface ExtensionExports extends AgentPoolApi {
   /** Test hooks: what the status bar and the tree show right now, and how long activation took. */
@@ -62,6 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     spawnBlockedReason,
     permissionHandler: askInModal,
     metricsStateStore: new MementoMetricsStateStore(context.workspaceState),
+    poolStateStore: new MementoPoolStateStore(context.workspaceState),
     log: (level, message) => {
       recentLog.add(`${level} ${message}`);
       log[level](message);
@@ -129,7 +130,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       statusBar.scheduleRender();
       // After start(): pools need the registry and budget, and start() itself starts pools if trusted by then.
-      void startup.then(() => startPools(current, context.workspaceState, settings, log));
+      void startup.then(() => startPools(current, log));
     }),
     ...registerCommands({
       service: current,
@@ -147,17 +148,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       },
     }),
   );
-  persistPoolState = async () => {
-    const state = current.exportPoolState();
-    if (state) await context.workspaceState.update(POOL_STATE_KEY, state);
-  };
   updateContextKeys();
 
   void startup
     .then(() => {
       statusBar.renderNow();
       tree.refreshNow();
-      return startPools(current, context.workspaceState, settings, log);
+      return startPools(current, log);
     })
     .catch((error) => log.error(`Agent Pool could not start: ${errorMessage(error)}`));
 
@@ -186,7 +183,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
 
 /** Drains and kills every agent, releases slots, writes the last snapshot, deregisters. */
 export async function deactivate(): Promise<void> {
-  await persistPoolState?.().catch(() => undefined);
   await service?.shutdown();
   service = undefined;
 }

@@ -15,6 +15,12 @@ export interface AgentPoolApi {
   acquire(options?: AgentRequest): Promise<AgentLease>;
   /** acquire + one prompt + release. */
   run(prompt: string, options?: AgentRequest & { onEvent?: (event: AgentStreamEvent) => void }): Promise<AgentAnswer>;
+  /**
+   * Starts a pool of `profile` with its own sizes and strategy, or rescales the running one, and
+   * resolves once its warm agents are ready (seed 003's launch_cluster). The handle runs prompts on
+   * that pool only, rescales it, and stops it.
+   */
+  launch(profile: string, options?: LaunchOptions): Promise<AgentPoolHandle>;
   metrics(): { thisWindow: MetricsSnapshot | undefined; allWindows: AggregateView; pools: PoolSnapshot[] };
   /** Fires (debounced) whenever pools, windows or metrics change. */
   readonly onDidChange: vscode.Event<void>;
@@ -30,6 +36,27 @@ export interface AgentRequest {
   timeoutMs?: number;
   signal?: AbortSignal;
   priority?: number;
+}
+
+export interface LaunchOptions {
+  /** Shorthand for minAgents = maxAgents = agents. */
+  agents?: number;
+  minAgents?: number;
+  maxAgents?: number;
+  /** One of the agentPool.pool.strategy values; the setting's when omitted. */
+  strategy?: string;
+}
+
+export interface AgentPoolHandle {
+  readonly profile: string;
+  /** The pool now; undefined once it has stopped. */
+  snapshot(): PoolSnapshot | undefined;
+  run(prompt: string, options?: Omit<AgentRequest, 'profile'> & { onEvent?: (event: AgentStreamEvent) => void }): Promise<AgentAnswer>;
+  acquire(options?: Omit<AgentRequest, 'profile'>): Promise<AgentLease>;
+  /** New sizes, live: agents above the maximum stop (busy ones after their lease). */
+  scale(limits: { minAgents?: number; maxAgents?: number }): void;
+  /** Lets running turns finish within the shutdown grace, then stops every agent of the pool. */
+  stop(): Promise<void>;
 }
 
 export interface AgentLease {
@@ -58,24 +85,39 @@ export function createApi(service: AgentPoolService, onDidChange: vscode.Event<v
     signal: options.signal,
     priority: options.priority,
   });
+  const acquire = async (options: AgentRequest = {}): Promise<AgentLease> => {
+    assertSpawnAllowed();
+    const lease = await service.acquire(routing(options));
+    return {
+      agentId: lease.agentId,
+      profile: lease.profile,
+      async prompt(text, turn = {}) {
+        const result = await lease.prompt(text, turn);
+        return { text: result.text, stopReason: result.stopReason, agentId: lease.agentId, profile: lease.profile, totalMs: result.totalMs, firstEventMs: result.firstEventMs };
+      },
+      release: () => lease.release(),
+    };
+  };
+  const run = async (prompt: string, options: AgentRequest & { onEvent?: (event: AgentStreamEvent) => void } = {}): Promise<AgentAnswer> => {
+    const result = await service.run(prompt, { ...routing(options), onEvent: options.onEvent });
+    return { text: result.text, stopReason: result.stopReason, agentId: result.agentId, profile: result.profile, totalMs: result.totalMs, firstEventMs: result.firstEventMs };
+  };
   return {
     version: 1,
-    async acquire(options = {}) {
+    acquire,
+    run,
+    async launch(profile, options = {}) {
       assertSpawnAllowed();
-      const lease = await service.manager.acquire(routing(options));
+      const { agents, strategy } = options;
+      await service.launchPool(profile, { minAgents: options.minAgents ?? agents, maxAgents: options.maxAgents ?? agents, strategy });
       return {
-        agentId: lease.agentId,
-        profile: lease.profile,
-        async prompt(text, turn = {}) {
-          const result = await lease.prompt(text, turn);
-          return { text: result.text, stopReason: result.stopReason, agentId: lease.agentId, profile: lease.profile, totalMs: result.totalMs, firstEventMs: result.firstEventMs };
-        },
-        release: () => lease.release(),
+        profile,
+        snapshot: () => service.pools().find((pool) => pool.profile === profile),
+        run: (prompt, runOptions = {}) => run(prompt, { ...runOptions, profile }),
+        acquire: (acquireOptions = {}) => acquire({ ...acquireOptions, profile }),
+        scale: (limits) => service.scalePool(profile, limits),
+        stop: () => service.stopPool(profile),
       };
-    },
-    async run(prompt, options = {}) {
-      const result = await service.run(prompt, { ...routing(options), onEvent: options.onEvent });
-      return { text: result.text, stopReason: result.stopReason, agentId: result.agentId, profile: result.profile, totalMs: result.totalMs, firstEventMs: result.firstEventMs };
     },
     metrics: () => ({ thisWindow: service.localMetrics(), allWindows: service.aggregate(), pools: service.pools() }),
     onDidChange,

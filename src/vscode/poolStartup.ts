@@ -1,31 +1,22 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
-import type { Settings } from '../core/config/settings';
 import type { AgentPoolService } from '../core/service/agentPoolService';
 import { CONFIG_SECTION } from './constants';
 
-/** Where the pools' configuration and sticky sessions are kept across a window reload. */
-export const POOL_STATE_KEY = 'agentPool.poolState';
-
 /**
- * Starts this window's pools: those of the last session (with their sticky conversations) if
- * there were any, else one pool for the default profile. Does nothing in Restricted Mode or
+ * Starts this window's pools: the default profile's and those of the last session laid under the
+ * current settings (see AgentPoolService.startSavedPools). Does nothing in Restricted Mode or
  * without a profile (the welcome view then offers one). Failures are shown once, never retried in a loop.
  */
-export async function startPools(service: AgentPoolService, state: vscode.Memento, settings: Settings, log: vscode.LogOutputChannel): Promise<void> {
+export async function startPools(service: AgentPoolService, log: vscode.LogOutputChannel): Promise<void> {
   if (!vscode.workspace.isTrusted) {
     log.info('Restricted Mode: showing other windows only; no agent is started.');
     return;
   }
   try {
-    const saved = state.get<{ pools?: unknown[] }>(POOL_STATE_KEY);
-    if (saved?.pools?.length) {
-      await service.restorePoolState(saved);
-      log.info(`restored ${saved.pools.length} pool(s) from the last session`);
-    } else if (settings.defaultProfile) {
-      await service.startPool(settings.defaultProfile);
-      log.info(`started a pool for ${settings.defaultProfile}`);
-    }
+    const { started, notes } = await service.startSavedPools();
+    for (const note of notes) log.warn(note);
+    if (started.length) log.info(`started pool(s) for ${started.join(', ')} (saved state laid under the current settings)`);
   } catch (error) {
     const message = errorMessage(error);
     log.error(`starting pools: ${message}`);

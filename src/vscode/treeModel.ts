@@ -155,7 +155,7 @@ function otherWindows(state: DashboardState): TreeNode {
       return {
         id: `window/${instance.record.id}`,
         label: instance.record.workspaceName || instance.record.id,
-        description: `${instance.record.lifecycle} · ${plural(figures?.agents ?? 0, 'agent')} · ${figures?.busy ?? 0} busy · heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${marker}`,
+        description: `${plural(figures?.agents ?? 0, 'agent')} · ${figures?.busy ?? 0} busy · heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${marker} · ${instance.record.lifecycle}`,
         tooltip: `${instance.record.id} (${LIFECYCLE_MEANING[instance.record.lifecycle] ?? instance.record.lifecycle})\nPID ${instance.record.pid} on ${instance.record.hostname}\n${instance.record.workspaceFolders.join('\n')}`,
         icon:
           instance.health === 'live'

@@ -70,6 +70,10 @@ describe('Agent Pool in Restricted Mode (untrusted folder)', function () {
     await vscode.commands.executeCommand('agentPool.startPool', 'demo');
     const outcome = await vscode.commands.executeCommand('agentPool.runPrompt', { profile: 'demo', prompt: 'hi', show: false });
     assert.equal(outcome, undefined, `a prompt ran in Restricted Mode: ${JSON.stringify(outcome)}`);
+    // Other extensions get the same answer through the API.
+    await assert.rejects(api.launch('demo', { agents: 2 }), /Restricted Mode/);
+    await assert.rejects(api.run('hi', { profile: 'demo' }), /Restricted Mode/);
+    await assert.rejects(api.acquire({ profile: 'demo' }), /Restricted Mode/);
     const pools = api.testing.service.pools();
     assert.deepEqual(
       pools.flatMap((p) => p.agents),

@@ -26,6 +26,7 @@ import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
 import type { CleanupReport, InstanceLifecycle, InstanceView } from '../registry/types';
 import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
+import { layerUnderSettings, type ChosenSizes, type PoolStateStore, type SavedPoolState } from './poolState';
 import { WindowLifecycle } from './windowLifecycle';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -44,6 +45,8 @@ export interface AgentPoolServiceOptions {
   permissionHandler?: PermissionHandler;
   /** Keeps cumulative counters across a window reload. */
   metricsStateStore?: MetricsStateStore;
+  /** Keeps the pools (and what the user chose for them) across a reload or a crashed host; saved on every change. */
+  poolStateStore?: PoolStateStore;
   clock?: Clock;
   log: ServiceLog;
 }
@@ -75,6 +78,13 @@ export class AgentPoolService implements Disposable {
   private collectorInstance: MetricsCollector | undefined;
   private writer: SnapshotWriter | undefined;
   private windowLifecycle: WindowLifecycle | undefined;
+  /** Sizes chosen with Scale Pool, by profile: saved so a reload keeps them. */
+  private readonly chosenSizes = new Map<string, ChosenSizes>();
+  private poolStateTimer: TimerHandle | undefined;
+  private poolStateSaving: Promise<void> = Promise.resolve();
+  private lastSavedPoolState: string | undefined;
+  /** Set once shutdown has saved the pools: closing them must not save an empty list over it. */
+  private poolStateFinal = false;
   readonly aggregator: MetricsAggregator;
   /** Why registration failed (unusable directory); metrics then stay in memory. */
   registrationProblem: string | undefined;
@@ -156,6 +166,8 @@ export class AgentPoolService implements Disposable {
       },
     });
     this.disposables.add(this.managerInstance.onDidEvent(() => this.changed.fire()));
+    // A finished turn may bind a conversation or teach a module pair: both belong to the saved state.
+    this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'turn-finished' && this.schedulePoolStateSave()));
     this.windowLifecycle = new WindowLifecycle(
       this.managerInstance.onDidEvent,
       (lifecycle) => this.registry.setLifecycle(lifecycle),
@@ -230,18 +242,90 @@ export class AgentPoolService implements Disposable {
 
   async startPool(profileName: string, overrides: Partial<PoolConfig> = {}): Promise<void> {
     this.assertSpawnAllowed();
-    await this.manager.start({ ...this.poolConfig(profileName), ...overrides });
-    this.changed.fire();
+    try {
+      await this.manager.start({ ...this.poolConfig(profileName), ...overrides });
+    } finally {
+      this.schedulePoolStateSave();
+      this.changed.fire();
+    }
   }
 
   async stopPool(profileName: string): Promise<void> {
     await this.manager.close(profileName);
+    this.chosenSizes.delete(profileName);
+    this.schedulePoolStateSave();
     this.changed.fire();
   }
 
+  /**
+   * Starts a pool with its own sizes and strategy in one call (seed 003's launch_cluster), or
+   * rescales the running one; resolves once its warm agents are ready. The sizes count as chosen
+   * with Scale Pool (kept across a reload); the strategy applies to this pool until it stops.
+   */
+  async launchPool(profileName: string, options: { minAgents?: number; maxAgents?: number; strategy?: string } = {}): Promise<PoolSnapshot> {
+    const { minAgents, maxAgents, strategy } = options;
+    const running = this.pools().some((pool) => pool.profile === profileName);
+    if (running) this.scalePool(profileName, { minAgents, maxAgents });
+    else {
+      const overrides: Partial<PoolConfig> = {};
+      if (minAgents !== undefined) overrides.minAgents = minAgents;
+      if (maxAgents !== undefined) overrides.maxAgents = maxAgents;
+      if (strategy !== undefined) overrides.strategy = strategy as PoolConfig['strategy'];
+      // Only the bound the caller gave moves: the other stays the setting's, unless that would cross it.
+      const settings = this.settings.pool;
+      if (minAgents !== undefined && maxAgents === undefined && minAgents > settings.maxAgents) overrides.maxAgents = minAgents;
+      if (maxAgents !== undefined && minAgents === undefined && maxAgents < settings.minAgents) overrides.minAgents = maxAgents;
+      await this.startPool(profileName, overrides);
+      if (minAgents !== undefined || maxAgents !== undefined) this.recordChosenSizes(profileName);
+    }
+    return this.pools().find((pool) => pool.profile === profileName)!;
+  }
+
+  /** The user's choice of sizes for one pool (Scale Pool): kept across reloads while the size settings stay as they are. */
   scalePool(profileName: string, limits: { minAgents?: number; maxAgents?: number }): void {
     this.manager.scale(profileName, limits);
+    this.recordChosenSizes(profileName);
     this.changed.fire();
+  }
+
+  private recordChosenSizes(profileName: string): void {
+    const pool = this.pools().find((snapshot) => snapshot.profile === profileName);
+    if (pool) {
+      const { minAgents, maxAgents } = this.settings.pool;
+      this.chosenSizes.set(profileName, { profile: profileName, minAgents: pool.minAgents, maxAgents: pool.maxAgents, settings: { minAgents, maxAgents } });
+    }
+    this.schedulePoolStateSave();
+  }
+
+  /**
+   * Starts this window's pools: the saved ones laid under the current settings (see
+   * layerUnderSettings), else one for the default profile. A saved state that is unusable, or names
+   * a profile that no longer exists, is said in `notes` and the rest starts from the settings.
+   */
+  async startSavedPools(): Promise<{ started: string[]; notes: string[] }> {
+    this.assertSpawnAllowed();
+    const notes: string[] = [];
+    let saved: SavedPoolState | undefined;
+    try {
+      saved = parseSavedPoolState(await this.options.poolStateStore?.load());
+    } catch (error) {
+      notes.push(errorMessage(error));
+    }
+    const layered = layerUnderSettings(saved ?? { version: 1, pools: [], sticky: [], affinity: [] }, {
+      defaultProfile: this.settings.defaultProfile,
+      configFor: (profile) => this.poolConfig(profile),
+    });
+    const unknown = layered.pools.filter((pool) => !(pool.profile in this.profileTable)).map((pool) => pool.profile);
+    if (unknown.length) notes.push(`The saved pool(s) of ${unknown.map((p) => `"${p}"`).join(', ')} were not started: no such profile in agentPool.profiles any more.`);
+    layered.pools = layered.pools.filter((pool) => pool.profile in this.profileTable);
+    for (const entry of layered.chosenSizes ?? []) if (!unknown.includes(entry.profile)) this.chosenSizes.set(entry.profile, entry);
+    try {
+      await this.manager.restore(layered);
+    } finally {
+      this.schedulePoolStateSave();
+      this.changed.fire();
+    }
+    return { started: layered.pools.map((pool) => pool.profile), notes };
   }
 
   async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
@@ -276,14 +360,22 @@ export class AgentPoolService implements Disposable {
     return this.registry.cleanup(maxAgeMs === undefined ? {} : { maxAgeMs });
   }
 
-  exportPoolState(): PoolManagerState | undefined {
-    return this.managerInstance?.exportState();
+  /** What a reload would restore: the pools, their bindings, and the user's choices beyond the settings. */
+  savedPoolState(): SavedPoolState | undefined {
+    const state: PoolManagerState | undefined = this.managerInstance?.exportState();
+    if (!state) return undefined;
+    const running = new Set(state.pools.map((pool) => pool.profile));
+    return { ...state, chosenSizes: [...this.chosenSizes.values()].filter((entry) => running.has(entry.profile)), defaultProfile: this.settings.defaultProfile };
   }
 
-  async restorePoolState(state: unknown): Promise<void> {
-    this.assertSpawnAllowed();
-    await this.manager.restore(state);
-    this.changed.fire();
+  /** Resolves once every pool-state save asked for so far has landed. */
+  async flushPoolState(): Promise<void> {
+    if (this.poolStateTimer) {
+      this.clock.clearTimeout(this.poolStateTimer);
+      this.poolStateTimer = undefined;
+      this.savePoolStateNow();
+    }
+    await this.poolStateSaving;
   }
 
   /**
@@ -299,7 +391,10 @@ export class AgentPoolService implements Disposable {
     const pools = this.pools();
     if (previous.pool.minAgents !== settings.pool.minAgents || previous.pool.maxAgents !== settings.pool.maxAgents) {
       for (const pool of pools) this.manager.scale(pool.profile, { minAgents: settings.pool.minAgents, maxAgents: settings.pool.maxAgents });
+      // The settings say the sizes now: earlier Scale Pool choices give way.
+      this.chosenSizes.clear();
     }
+    this.schedulePoolStateSave();
     const notes: string[] = [];
     const changedPoolKeys = (Object.keys(settings.pool) as Array<keyof Settings['pool']>).filter(
       (key) => key !== 'minAgents' && key !== 'maxAgents' && settings.pool[key] !== previous.pool[key],
@@ -324,6 +419,9 @@ export class AgentPoolService implements Disposable {
       // A start in flight stops at its next step; let it, so nothing it creates is left behind.
       await this.starting?.catch(() => undefined);
       if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+      // The pools as they run now are what the next start restores; closing them must not overwrite that.
+      await this.flushPoolState();
+      this.poolStateFinal = true;
       // Readers (other windows, the CLI) learn first that this window is finishing, then its agents go.
       await this.windowLifecycle?.completing();
       await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
@@ -370,6 +468,31 @@ export class AgentPoolService implements Disposable {
     };
   }
 
+  private schedulePoolStateSave(): void {
+    if (!this.options.poolStateStore || this.poolStateFinal || this.poolStateTimer) return;
+    // Coalesced: a burst of turns or scale clicks is one write, still within a moment of the change.
+    this.poolStateTimer = this.clock.setTimeout(() => {
+      this.poolStateTimer = undefined;
+      this.savePoolStateNow();
+    }, POOL_STATE_SAVE_DELAY_MS);
+    this.poolStateTimer.unref?.();
+  }
+
+  private savePoolStateNow(): void {
+    const store = this.options.poolStateStore;
+    const state = this.savedPoolState();
+    if (!store || !state || this.poolStateFinal) return;
+    const text = JSON.stringify(state);
+    if (text === this.lastSavedPoolState) return;
+    this.lastSavedPoolState = text;
+    this.poolStateSaving = this.poolStateSaving
+      .then(() => store.save(state))
+      .catch((error) => {
+        this.lastSavedPoolState = undefined;
+        this.options.log('warn', `saving the pool state failed (the next change tries again): ${errorMessage(error)}`);
+      });
+  }
+
   private assertSpawnAllowed(): void {
     if (this.shuttingDown) throw new AgentPoolError('SERVICE_CLOSED', 'Agent Pool is shutting down; no agent is started.');
     const reason = this.options.spawnBlockedReason();
@@ -394,6 +517,24 @@ export class AgentPoolService implements Disposable {
       error: (message) => log('error', `${component}: ${message}`),
     };
   }
+}
+
+/** How long a change waits for others before the pool state is written. */
+const POOL_STATE_SAVE_DELAY_MS = 200;
+
+/** The saved state, or undefined when there is none; throws a sentence when it is unusable. */
+function parseSavedPoolState(value: unknown): SavedPoolState | undefined {
+  if (value === undefined || value === null) return undefined;
+  const state = value as Partial<SavedPoolState>;
+  const problem =
+    typeof value !== 'object' ? 'not an object'
+    : state.version !== 1 ? `unknown version ${JSON.stringify(state.version)}`
+    : !Array.isArray(state.pools) || state.pools.some((pool) => typeof pool?.profile !== 'string') ? '"pools" is not a list of pools with a profile'
+    : state.chosenSizes !== undefined && (!Array.isArray(state.chosenSizes) || state.chosenSizes.some((c) => typeof c?.profile !== 'string' || !Number.isInteger(c.minAgents) || !Number.isInteger(c.maxAgents) || typeof c.settings !== 'object'))
+      ? '"chosenSizes" is not a list of {profile, minAgents, maxAgents, settings}'
+      : undefined;
+  if (problem) throw new AgentPoolError('POOL_STATE_INVALID', `The saved pool state is not usable (${problem}); the pools start from the settings instead.`);
+  return { sticky: [], affinity: [], ...state } as SavedPoolState;
 }
 
 /** The setting behind each pool option, for messages. */

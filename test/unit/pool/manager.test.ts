@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createAgentConnection } from '../../../src/core/agents/factory';
 import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
 import { PoolManager } from '../../../src/core/pool/manager';
+import { layerUnderSettings, type SavedPoolState } from '../../../src/core/service/poolState';
 import { demoProfile } from './helpers';
 
 function manager(budget = new InProcessBudget(6)): PoolManager {
@@ -51,20 +52,26 @@ describe('pool manager with real demo agents', function () {
     for (let i = 0; i < 2; i++) assert.equal((await pools.run('pair', { routing: 'affinity', sourceModule: 'ui', targetModule: 'api' })).profile, 'beta');
   });
 
-  it('exports configuration and bindings as plain JSON and restores them in a new manager', async () => {
+  it('exports configuration and bindings as plain JSON and restores them in a new manager under the current settings', async () => {
     const first = manager();
     managers.push(first);
     await first.start({ profile: 'alpha', minAgents: 1, maxAgents: 2, strategy: 'sticky-session' });
     await first.start({ profile: 'beta', minAgents: 1, maxAgents: 1 });
     await first.run('start a chat', { sessionKey: 'chat-7', profiles: ['beta'] });
-    const saved = JSON.parse(JSON.stringify(first.exportState()));
+    // alpha's sizes were chosen with Scale Pool over settings of 1-1: the service records that beside the manager's state.
+    const saved: SavedPoolState = {
+      ...JSON.parse(JSON.stringify(first.exportState())),
+      chosenSizes: [{ profile: 'alpha', minAgents: 1, maxAgents: 2, settings: { minAgents: 1, maxAgents: 1 } }],
+    };
     await first.closeAll();
     assert.deepEqual(saved.sticky, [{ sessionKey: 'chat-7', profile: 'beta' }]);
 
     const second = manager();
     managers.push(second);
-    await second.restore(saved);
-    assert.deepEqual(second.list().map((p) => [p.profile, p.minAgents, p.maxAgents, p.strategy]), [['alpha', 1, 2, 'sticky-session'], ['beta', 1, 1, 'least-busy']]);
+    // Issue 11: saved state supplies only what no setting says. The strategy setting (least-busy) wins
+    // over the saved sticky-session; the size chosen with Scale Pool stays.
+    await second.restore(layerUnderSettings(saved, { defaultProfile: '', configFor: (profile) => ({ profile, minAgents: 1, maxAgents: 1, strategy: 'least-busy' }) }));
+    assert.deepEqual(second.list().map((p) => [p.profile, p.minAgents, p.maxAgents, p.strategy]), [['alpha', 1, 2, 'least-busy'], ['beta', 1, 1, 'least-busy']]);
     const held = await second.get('alpha')!.acquire();
     held.release();
     assert.equal((await second.run('continue', { sessionKey: 'chat-7' })).profile, 'beta', 'the conversation stays on its profile');

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { ExtensionExports } from '../../src/extension';
+import { activeExtension, waitUntil } from './helpers';
+
+/** The API other extensions get from `getExtension('agent-pool.agent-pool').exports`, in the real host. */
+describe('Agent Pool API for other extensions', function () {
+  this.timeout(90_000);
+  let api: ExtensionExports;
+  let extensionPath: string;
+
+  before(async () => {
+    api = await activeExtension();
+    extensionPath = vscode.extensions.getExtension('agent-pool.agent-pool')!.extensionPath;
+    await vscode.commands.executeCommand('agentPool.selectProfile', 'demo');
+    await waitUntil(api, () => (api.metrics().pools.find((p) => p.profile === 'demo')?.agents ?? []).some((a) => a.state === 'idle'), 'a warm demo agent');
+  });
+
+  it('exports.run answers one prompt, streaming its events', async () => {
+    const events: string[] = [];
+    const answer = await api.run('/demo chunks=3\nanswer through the API', { profile: 'demo', onEvent: (event) => events.push(event.kind) });
+    assert.equal(answer.text, 'answer through the API');
+    assert.equal(answer.stopReason, 'end_turn');
+    assert.equal(answer.profile, 'demo');
+    assert.match(answer.agentId, /^demo-\d+$/);
+    assert.ok(events.length >= 3, `only ${events.length} event(s) streamed: ${events.join(', ')}`);
+    assert.ok(answer.firstEventMs !== undefined && answer.firstEventMs <= answer.totalMs);
+  });
+
+  it('exports.acquire holds one agent for two prompts of one conversation, then gives it back', async () => {
+    const lease = await api.acquire({ profile: 'demo', sessionKey: 'api-test-conversation' });
+    try {
+      const agent = api.metrics().pools.find((p) => p.profile === 'demo')!.agents.find((a) => a.id === lease.agentId);
+      assert.equal(agent?.state, 'busy', 'the leased agent is busy for everyone else');
+      const first = await lease.prompt('first turn');
+      const second = await lease.prompt('/demo chunks=2\nsecond turn');
+      assert.deepEqual([first.text, second.text], ['first turn', 'second turn']);
+      assert.deepEqual([first.agentId, second.agentId], [lease.agentId, lease.agentId]);
+    } finally {
+      lease.release();
+    }
+    await waitUntil(api, () => api.metrics().pools.find((p) => p.profile === 'demo')!.agents.find((a) => a.id === lease.agentId)?.state === 'idle', 'the agent to be idle again');
+  });
+
+  it('exports.launch starts a pool with its own sizes and strategy in one call, scales it and stops it', async () => {
+    const configuration = vscode.workspace.getConfiguration('agentPool');
+    const demoAgent = { adapter: 'acp', command: process.execPath, args: [join(extensionPath, 'dist', 'demo-agent.js')], env: { ELECTRON_RUN_AS_NODE: '1' } };
+    await configuration.update('profiles', { cluster: demoAgent }, vscode.ConfigurationTarget.Global);
+    try {
+      await waitUntil(api, () => 'cluster' in api.testing.service.profiles(), 'the new profile to be read');
+      const cluster = await api.launch('cluster', { agents: 2, strategy: 'round-robin' });
+      const launched = cluster.snapshot()!;
+      assert.deepEqual([launched.minAgents, launched.maxAgents, launched.strategy], [2, 2, 'round-robin']);
+      assert.equal(launched.agents.filter((a) => a.state === 'idle').length, 2, 'launch resolves once the warm agents are ready');
+      const answers = [await cluster.run('one'), await cluster.run('two')];
+      assert.deepEqual(answers.map((a) => a.profile), ['cluster', 'cluster']);
+      assert.notEqual(answers[0].agentId, answers[1].agentId, 'round-robin took turns');
+
+      cluster.scale({ minAgents: 3, maxAgents: 3 });
+      await waitUntil(api, () => cluster.snapshot()!.agents.filter((a) => a.state === 'idle').length === 3, 'the pool to grow to 3 warm agents');
+      const lease = await cluster.acquire();
+      assert.equal(lease.profile, 'cluster');
+      lease.release();
+
+      await cluster.stop();
+      assert.equal(cluster.snapshot(), undefined);
+      assert.equal(api.metrics().pools.some((p) => p.profile === 'cluster'), false);
+      await assert.rejects(api.launch('no-such-profile'), /There is no agent profile "no-such-profile"/);
+    } finally {
+      await configuration.update('profiles', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+});
