@@ -47,6 +47,10 @@ describe('Agent Pool API for other extensions', function () {
     const configuration = vscode.workspace.getConfiguration('agentPool');
     const demoAgent = { adapter: 'acp', command: process.execPath, args: [join(extensionPath, 'dist', 'demo-agent.js')], env: { ELECTRON_RUN_AS_NODE: '1' } };
     await configuration.update('profiles', { cluster: demoAgent }, vscode.ConfigurationTarget.Global);
+    // Room in this window's budget (agentPool.maxAgentsPerWindow 4) for three cluster agents.
+    const service = api.testing.service;
+    const demoSizes = service.pools().find((p) => p.profile === 'demo')!;
+    service.scalePool('demo', { minAgents: 1, maxAgents: 1 });
     try {
       await waitUntil(api, () => 'cluster' in api.testing.service.profiles(), 'the new profile to be read');
       const cluster = await api.launch('cluster', { agents: 2, strategy: 'round-robin' });
@@ -68,6 +72,7 @@ describe('Agent Pool API for other extensions', function () {
       assert.equal(api.metrics().pools.some((p) => p.profile === 'cluster'), false);
       await assert.rejects(api.launch('no-such-profile'), /There is no agent profile "no-such-profile"/);
     } finally {
+      service.scalePool('demo', { minAgents: demoSizes.minAgents, maxAgents: demoSizes.maxAgents });
       await configuration.update('profiles', undefined, vscode.ConfigurationTarget.Global);
     }
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { aggregateTotals, emptySkippedFiles, type WindowMetrics } from '../../../src/core/metrics/aggregate';
+import { emptySkippedFiles, type WindowMetrics } from '../../../src/core/metrics/aggregate';
+import { aggregateTotals } from '../../../src/core/metrics/runningTotals';
 import { MetricsCollector } from '../../../src/core/metrics/collector';
 import { toPrometheus } from '../../../src/core/metrics/prometheus';
 import type { InstanceRecord } from '../../../src/core/registry/types';
