@@ -12,6 +12,9 @@ import { CONFIG_SECTION, ContextKeys } from './vscode/constants';
 import { dashboardStateOf, statusInputOf } from './vscode/dashboard';
 import { MetricsPanel } from './vscode/metricsPanel';
 import { askInModal } from './vscode/permissionPrompt';
+import { registerChatParticipant, type AgentChatMetadata } from './vscode/chat/chatParticipant';
+import { registerPooledAgentModels } from './vscode/chat/modelProvider';
+import { PermissionRouter } from './vscode/chat/permissionRouter';
 import { SettingsReader } from './vscode/settingsReader';
 import { StatusBarController } from './vscode/statusBar';
 import type { StatusView } from './vscode/statusModel';
@@ -34,6 +37,14 @@ export interface ExtensionExports extends AgentPoolApi {
     statusText(): string;
     statusView(): StatusView | undefined;
     treeRoots(): unknown;
+    /** Rows the tree has drawn since activation (getTreeItem calls). */
+    treeRowsDrawn(): number;
+    /** How often the service has reported a change (a heartbeat, a snapshot, a pool event) since activation. */
+    serviceChanges(): number;
+    /** The service's recent log lines ("<level> <message>"). */
+    logLines(): string[];
+    /** Every `@agents` answer's metadata, in order, cancelled turns included. */
+    chatAnswers: AgentChatMetadata[];
     activationMs: number;
     loadMs: number;
     service: AgentPoolService;
@@ -53,6 +64,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
 
   const folders = vscode.workspace.workspaceFolders ?? [];
   let settings = settingsReader.read();
+  // Chat turns answer their own permission questions in their thread; everything else gets the modal.
+  const permissions = new PermissionRouter(askInModal);
   service = new AgentPoolService({
     settings,
     workspace: { name: vscode.workspace.name ?? 'no folder', folders: folders.map((f) => f.uri.fsPath) },
@@ -60,7 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     cwd: folders[0]?.uri.fsPath ?? context.globalStorageUri.fsPath,
     distDirectory,
     spawnBlockedReason,
-    permissionHandler: askInModal,
+    permissionHandler: permissions.handle,
     metricsStateStore: new MementoMetricsStateStore(context.workspaceState),
     poolStateStore: new MementoPoolStateStore(context.workspaceState),
     log: (level, message) => {
@@ -76,17 +89,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const transcripts = new TranscriptProvider();
   const metricsPanel = new MetricsPanel(() => current.aggregate());
   const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem));
-  // An empty tree lets VS Code show the welcome view (pick a profile) on first use; once other
-  // windows exist, or in Restricted Mode, the tree is worth more than the welcome.
-  const needsProfile = () =>
-    vscode.workspace.isTrusted &&
-    !settings.defaultProfile &&
-    current.pools().length === 0 &&
-    !current.instances().some((instance) => !instance.isSelf && instance.health !== 'dead');
+  // An empty tree lets VS Code show a welcome: pick a profile on first use, or why Restricted Mode
+  // starts nothing. Once other windows exist the tree is worth more, and says the same in a row.
+  const otherWindowsLive = () => current.instances().some((instance) => !instance.isSelf && instance.health !== 'dead');
+  const welcome = (): 'profile' | 'restricted' | '' => {
+    if (current.pools().length > 0 || otherWindowsLive()) return '';
+    if (!vscode.workspace.isTrusted) return 'restricted';
+    return settings.defaultProfile ? '' : 'profile';
+  };
   const tree = new AgentTreeView(
-    () => (needsProfile() ? [] : buildTree(dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }))),
+    () =>
+      welcome()
+        ? []
+        : buildTree({ ...dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }), restricted: !vscode.workspace.isTrusted }),
     () => current.pools().reduce((n, p) => n + p.agents.filter((a) => a.state === 'busy').length, 0),
   );
+  const chatModels = registerPooledAgentModels(current);
+  const chatAnswers: AgentChatMetadata[] = [];
+  let serviceChanges = 0;
   const changed = new vscode.EventEmitter<void>();
   // Context keys and the API's onDidChange follow changes debounced, like the status bar and tree.
   let changeTimer: NodeJS.Timeout | undefined;
@@ -101,7 +121,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     const pools = current.pools();
     void vscode.commands.executeCommand('setContext', ContextKeys.hasPools, pools.length > 0);
     void vscode.commands.executeCommand('setContext', ContextKeys.hasAgents, pools.some((p) => p.agents.length > 0));
-    void vscode.commands.executeCommand('setContext', ContextKeys.noProfile, needsProfile());
+    void vscode.commands.executeCommand('setContext', ContextKeys.noProfile, welcome() === 'profile');
+    void vscode.commands.executeCommand('setContext', ContextKeys.welcome, welcome());
   };
   context.subscriptions.push(
     { dispose: () => clearTimeout(changeTimer) },
@@ -111,7 +132,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     tree,
     changed,
     vscode.workspace.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
+    ...chatModels.disposables,
+    ...registerChatParticipant(context, { service: current, permissions, spawnBlockedReason, defaultProfile: () => settings.defaultProfile, log, onDidAnswer: (metadata) => chatAnswers.push(metadata) }),
     current.onDidChange(() => {
+      serviceChanges++;
+      chatModels.models.poolsChanged();
       statusBar.scheduleRender();
       tree.scheduleRefresh();
       metricsPanel.scheduleRender();
@@ -129,6 +154,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       statusBar.scheduleRender();
+      afterChange();
+      tree.scheduleRefresh();
       // After start(): pools need the registry and budget, and start() itself starts pools if trusted by then.
       void startup.then(() => startPools(current, log));
     }),
@@ -173,6 +200,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       statusText: () => statusBar.text,
       statusView: () => statusBar.view,
       treeRoots: () => tree.currentRoots,
+      treeRowsDrawn: () => tree.rowsDrawnCount,
+      serviceChanges: () => serviceChanges,
+      logLines: () => recentLog.linesAbout(''),
+      chatAnswers,
       activationMs,
       loadMs,
       service: current,

@@ -3,6 +3,9 @@ export const EXTENSION_ID = 'agent-pool.agent-pool';
 export const VIEW_CONTAINER_ID = 'agentPool';
 export const AGENTS_VIEW_ID = 'agentPool.agents';
 export const CONFIG_SECTION = 'agentPool';
+/** The `@agents` participant in the Chat view, and the vendor of the models it needs there. */
+export const CHAT_PARTICIPANT_ID = 'agentPool.agents';
+export const MODEL_VENDOR = 'agent-pool';
 
 export const Commands = {
   startPool: 'agentPool.startPool',
@@ -21,10 +24,15 @@ export const Commands = {
   refresh: 'agentPool.refresh',
   showActions: 'agentPool.showActions',
   selectProfile: 'agentPool.selectProfile',
+  answerPermission: 'agentPool.answerPermission',
+  retryPool: 'agentPool.retryPool',
+  openProfileSettings: 'agentPool.openProfileSettings',
 } as const;
 
 export const ContextKeys = {
   noProfile: 'agentPool.noProfile',
   hasAgents: 'agentPool.hasAgents',
   hasPools: 'agentPool.hasPools',
+  /** Which welcome the Agents view shows while empty: 'profile', 'restricted', or '' for none. */
+  welcome: 'agentPool.welcome',
 } as const;

@@ -25,3 +25,16 @@ export async function renderedWebviewText(contains: string): Promise<string | un
   if (!response.ok) throw new Error(text);
   return text;
 }
+
+/**
+ * The text a person sees in the workbench element `selector` once it shows `contains` (waits up to 15 s), read by the
+ * launcher from the browser; undefined under desktop VS Code. Throws with what the element shows instead.
+ */
+export async function renderedPageText(selector: string, contains: string): Promise<string | undefined> {
+  const url = process.env.AGENT_POOL_PAGE_TEXT_URL;
+  if (!url) return undefined;
+  const response = await fetch(`${url}?selector=${encodeURIComponent(selector)}&contains=${encodeURIComponent(contains)}`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(text);
+  return text;
+}

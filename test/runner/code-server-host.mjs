@@ -35,6 +35,7 @@ export async function runInCodeServer(options) {
     ...options.env,
     AGENT_POOL_SCREENSHOT_URL: screenshots.url,
     AGENT_POOL_WEBVIEW_TEXT_URL: screenshots.webviewTextUrl,
+    AGENT_POOL_PAGE_TEXT_URL: screenshots.pageTextUrl,
     AGENT_POOL_TEST_LOG: options.logFile,
   });
   let browser;
@@ -171,6 +172,7 @@ async function startScreenshotService(directory, log) {
   const server = createServer(async (request, response) => {
     const requestUrl = new URL(request.url ?? '/', 'http://x');
     if (requestUrl.pathname === '/webview-text') return answerWebviewText(page, requestUrl.searchParams, response);
+    if (requestUrl.pathname === '/page-text') return answerPageText(page, requestUrl.searchParams, response);
     const params = requestUrl.searchParams;
     const name = params.get('name') ?? 'workbench';
     const hover = params.get('hover');
@@ -197,6 +199,7 @@ async function startScreenshotService(directory, log) {
   return {
     url: `http://127.0.0.1:${server.address().port}/screenshot`,
     webviewTextUrl: `http://127.0.0.1:${server.address().port}/webview-text`,
+    pageTextUrl: `http://127.0.0.1:${server.address().port}/page-text`,
     attach: (p) => (page = p),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -223,6 +226,24 @@ async function answerWebviewText(page, params, response) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   response.writeHead(404, { 'content-type': 'text/plain' }).end(`no webview shows "${wanted}"; webviews show: ${JSON.stringify(seen)}`);
+}
+
+/**
+ * GET <url>?selector=<css>&contains=<text>: the visible text of the workbench element matching <selector> once it
+ * shows <text> (200), or after 15 s what it shows instead (404): what a person reads in the Chat view, for instance.
+ */
+async function answerPageText(page, params, response) {
+  const selector = params.get('selector') ?? 'body';
+  const wanted = params.get('contains') ?? '';
+  const deadline = Date.now() + 15_000;
+  let text = '';
+  while (page) {
+    text = await page.evaluate((css) => [...document.querySelectorAll(css)].map((element) => element.innerText).join('\n'), selector).catch(() => '');
+    if (text.includes(wanted)) return response.writeHead(200, { 'content-type': 'text/plain' }).end(text);
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  response.writeHead(404, { 'content-type': 'text/plain' }).end(`"${selector}" does not show "${wanted}"; it shows: ${JSON.stringify(text)}`);
 }
 
 function freePort() {
