@@ -43,12 +43,18 @@ export interface DashboardState {
   now: number;
   /** Wall-clock ms "now", for agent ages (agents carry wall-clock start times). */
   wallNow: number;
+  /** Restricted Mode: this window starts no agent, and says so. */
+  restricted?: boolean;
 }
 
 export interface TreeNode {
   id: string;
   label: string;
   description?: string;
+  /**
+   * Shown on hover. Not part of what makes a row change: ages, heartbeats and memory move all the
+   * time, and a row redrawn for them would close its own tooltip (treeView resolves it on hover).
+   */
   tooltip?: string;
   /** A codicon id, optionally with a theme colour id. */
   icon?: { id: string; color?: string };
@@ -57,6 +63,8 @@ export interface TreeNode {
   expanded?: boolean;
   agentId?: string;
   profile?: string;
+  /** Run on click. */
+  command?: { id: string; title: string };
 }
 
 const STATE_ICONS: Record<AgentInfo['state'], { id: string; color?: string }> = {
@@ -69,61 +77,114 @@ const STATE_ICONS: Record<AgentInfo['state'], { id: string; color?: string }> = 
   stopped: { id: 'circle-slash', color: 'disabledForeground' },
 };
 
+/** This Window, Other Windows and Totals always; Module Pairs and Sessions once they have something to show. */
 export function buildTree(state: DashboardState): TreeNode[] {
-  return [thisWindow(state), otherWindows(state), totals(state), keyed('pairs', 'Module Pairs', state.pairs, pairLabel), keyed('sessions', 'Sessions', state.sessions, (k) => k.key)];
+  const nodes = [thisWindow(state), otherWindows(state), totals(state)];
+  if (state.pairs.length > 0) nodes.push(keyed('pairs', 'Module Pairs', state.pairs, pairLabel, state));
+  if (state.sessions.length > 0) nodes.push(keyed('sessions', 'Sessions', state.sessions, (k) => k.key, state));
+  return nodes;
 }
 
 function thisWindow(state: DashboardState): TreeNode {
   const pools = state.pools.map((pool) => poolNode(pool, state));
+  const agents = state.pools.reduce((n, p) => n + p.agents.filter((a) => a.state !== 'stopped').length, 0);
+  if (state.restricted) {
+    return {
+      id: 'section/this-window',
+      label: 'This Window',
+      icon: { id: 'window' },
+      expanded: true,
+      description: 'Restricted Mode',
+      children: [
+        {
+          id: 'restricted',
+          label: 'No agent starts in Restricted Mode',
+          description: 'Manage Workspace Trust',
+          tooltip: 'Agents run programs and change files, so Agent Pool starts none in a folder you have not trusted. Click to manage workspace trust.',
+          icon: { id: 'shield', color: 'list.warningForeground' },
+          contextValue: 'restricted',
+          command: { id: 'workbench.trust.manage', title: 'Manage Workspace Trust' },
+        },
+      ],
+    };
+  }
   return {
     id: 'section/this-window',
     label: 'This Window',
     icon: { id: 'window' },
     expanded: true,
-    description: [pools.length === 0 ? 'no pool running' : plural(state.pools.reduce((n, p) => n + p.agents.length, 0), 'agent'), state.lifecycle].filter(Boolean).join(' · '),
+    description: [pools.length === 0 ? 'no pool running' : plural(agents, 'agent'), state.lifecycle].filter(Boolean).join(' · '),
     tooltip: state.lifecycle ? `This window is ${LIFECYCLE_MEANING[state.lifecycle]}` : undefined,
     children: pools,
   };
 }
 
+/** Why a pool cannot serve, in the words a person acts on; undefined while it can. */
+export interface PoolProblem {
+  /** Short, for the row: "not installed", "sign-in needed", "circuit open until 12:03". */
+  short: string;
+  /** The agent's own words, for the tooltip and the log. */
+  detail: string;
+}
+
+export function poolProblem(pool: PoolSnapshot, wallNow: number): PoolProblem | undefined {
+  const circuit = pool.circuit;
+  if (circuit.state === 'closed') return undefined;
+  const reason = circuit.reason ?? '';
+  const detail = reason.replace(/\s*\[[A-Z_]+\]\s*$/, '');
+  const until = circuit.state === 'open' && circuit.retryAt !== undefined && circuit.retryAt > wallNow ? ` until ${clockTime(circuit.retryAt)}` : '';
+  if (/AGENT_BINARY_NOT_FOUND|was not found on PATH/.test(reason)) return { short: 'not installed', detail };
+  if (/AGENT_AUTH_REQUIRED|auth(entication|orization)? required|sign[- ]?in|log[- ]?in|api key/i.test(reason)) return { short: 'sign-in needed', detail };
+  if (/AGENT_RATE_LIMITED|rate limit|429/i.test(reason)) return { short: `rate limited${until}`, detail };
+  if (circuit.state === 'half-open') return { short: 'retrying', detail };
+  return { short: `circuit open${until}`, detail };
+}
+
 function poolNode(pool: PoolSnapshot, state: DashboardState): TreeNode {
-  const busy = pool.agents.filter((a) => a.state === 'busy').length;
-  const circuit = pool.circuit.state === 'closed' ? '' : ` · circuit ${pool.circuit.state}`;
+  const live = pool.agents.filter((a) => a.state !== 'stopped');
+  const busy = live.filter((a) => a.state === 'busy').length;
+  const problem = poolProblem(pool, state.wallNow);
+  const figures = [plural(live.length, 'agent'), busy > 0 ? `${busy} busy` : undefined, pool.queueDepth > 0 ? `${pool.queueDepth} queued` : undefined];
   return {
     id: `pool/${pool.profile}`,
     label: pool.profile,
-    description: `${pool.agents.length}/${pool.maxAgents} agents · ${busy} busy · ${pool.queueDepth} queued · ${pool.strategy}${circuit}`,
-    tooltip: pool.circuit.reason ? `Circuit ${pool.circuit.state}: ${pool.circuit.reason}` : `Pool for profile ${pool.profile}`,
-    icon: pool.circuit.state === 'open' ? { id: 'error', color: 'errorForeground' } : { id: 'server-process' },
-    contextValue: 'pool',
+    description: problem ? problem.short : figures.filter(Boolean).join(' · '),
+    tooltip: [
+      `Pool for profile ${pool.profile}`,
+      problem ? `Cannot serve: ${problem.detail}` : undefined,
+      `${live.length} of at most ${pool.maxAgents} agents (${pool.minAgents} kept warm), ${busy} busy, ${pool.queueDepth} queued`,
+      `Routing: ${pool.strategy}`,
+      problem ? 'Retry, Stop Pool or Open Settings from this row.' : undefined,
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    icon: problem ? { id: 'error', color: 'errorForeground' } : { id: 'server-process' },
+    contextValue: problem ? 'pool.failed' : 'pool',
     profile: pool.profile,
     expanded: true,
-    children: pool.agents.map((agent) => agentNode(agent, state)),
+    // No chevron on a pool without agents (a failed one, or one scaled to zero).
+    children: pool.agents.length > 0 ? pool.agents.map((agent) => agentNode(agent, state)) : undefined,
   };
 }
 
 function agentNode(agent: AgentInfo, state: DashboardState): TreeNode {
   const metrics = state.agentMetrics.get(agent.id);
   const p95 = metrics ? quantileOf(metrics) : undefined;
-  const parts = [
-    agent.state,
-    agent.profile,
-    plural(agent.turns, 'turn'),
-    `p95 ${formatDuration(p95)}`,
-    agent.rssBytes !== undefined ? `${Math.round(agent.rssBytes / 2 ** 20)} MB` : undefined,
-    formatAge(state.wallNow - agent.startedAt),
-  ].filter(Boolean);
   const task = agent.state === 'busy' && agent.currentTask ? `: ${agent.currentTask}` : '';
+  const started = agent.startedAt > 0 && agent.state !== 'starting' ? `Started ${formatAge(state.wallNow - agent.startedAt)} ago (${clockTime(agent.startedAt)})` : 'Starting';
   return {
     id: `agent/${agent.id}`,
     label: `${agent.id}${task}`,
-    description: parts.join(' · '),
+    description: agent.state === 'starting' ? 'starting' : `${agent.state} · ${plural(agent.turns, 'turn')}`,
     tooltip: [
       `Agent ${agent.id} (${agent.profile})`,
       `State: ${agent.state}`,
+      started,
       agent.pid ? `PID: ${agent.pid}` : undefined,
       `Turns: ${agent.turns}, restarts: ${agent.restarts}`,
-      metrics ? `Errors: ${formatPercent(metrics.errorRate)}` : undefined,
+      agent.rssBytes !== undefined ? `Memory: ${Math.round(agent.rssBytes / 2 ** 20)} MB` : undefined,
+      p95 !== undefined ? `Time to answer (p95): ${formatDuration(p95)}` : undefined,
+      metrics && metrics.prompts.total > 0 ? `Errors: ${formatPercent(metrics.errorRate)}` : undefined,
       agent.currentTask ? `Working on: ${agent.currentTask}` : undefined,
     ]
       .filter(Boolean)
@@ -143,6 +204,7 @@ const LIFECYCLE_MEANING: Record<InstanceLifecycle, string> = {
 
 function otherWindows(state: DashboardState): TreeNode {
   const others = state.instances.filter((i) => !i.isSelf);
+  const names = windowNames(state.instances);
   return {
     id: 'section/other-windows',
     label: 'Other Windows',
@@ -151,12 +213,20 @@ function otherWindows(state: DashboardState): TreeNode {
     expanded: true,
     children: others.map((instance) => {
       const figures = state.windowFigures.get(instance.record.id);
-      const marker = instance.health === 'live' ? '' : ` · ${instance.health.toUpperCase()}`;
+      const agents = figures?.agents ?? 0;
+      const busy = figures?.busy ?? 0;
+      const health = instance.health === 'live' ? undefined : instance.health === 'unresponsive' ? 'not responding' : 'closed';
+      const record = instance.record;
       return {
-        id: `window/${instance.record.id}`,
-        label: instance.record.workspaceName || instance.record.id,
-        description: `${plural(figures?.agents ?? 0, 'agent')} · ${figures?.busy ?? 0} busy · heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${marker} · ${instance.record.lifecycle}`,
-        tooltip: `${instance.record.id} (${LIFECYCLE_MEANING[instance.record.lifecycle] ?? instance.record.lifecycle})\nPID ${instance.record.pid} on ${instance.record.hostname}\n${instance.record.workspaceFolders.join('\n')}`,
+        id: `window/${record.id}`,
+        label: names.get(record.id) ?? record.id,
+        description: [plural(agents, 'agent'), busy > 0 ? `${busy} busy` : undefined, health, record.lifecycle].filter(Boolean).join(' · '),
+        tooltip: [
+          `${record.id} (${LIFECYCLE_MEANING[record.lifecycle] ?? record.lifecycle})`,
+          `${record.workspaceName || 'A window without a folder'}${record.workspaceFolders.length ? `: ${record.workspaceFolders.join(', ')}` : ''}`,
+          `PID ${record.pid} on ${record.hostname}`,
+          `Last heartbeat ${formatAge(instance.heartbeatAgeMs)} ago${health ? ` (${health})` : ''}`,
+        ].join('\n'),
         icon:
           instance.health === 'live'
             ? { id: 'window' }
@@ -169,41 +239,82 @@ function otherWindows(state: DashboardState): TreeNode {
   };
 }
 
+/**
+ * What each window is called: its workspace name, and where two share a name, the folder above it
+ * ("main · work/api"), else the machine, else the process: enough to tell them apart.
+ */
+export function windowNames(instances: readonly InstanceView[]): Map<string, string> {
+  const byName = new Map<string, InstanceView[]>();
+  for (const instance of instances) {
+    const name = instance.record.workspaceName || 'no folder';
+    byName.set(name, [...(byName.get(name) ?? []), instance]);
+  }
+  const names = new Map<string, string>();
+  for (const [name, group] of byName) {
+    if (group.length === 1) {
+      names.set(group[0].record.id, name);
+      continue;
+    }
+    const parents = group.map((i) => parentOf(i.record.workspaceFolders[0]));
+    const hosts = group.map((i) => i.record.hostname);
+    const distinct = (values: Array<string | undefined>) => values.every((v) => v) && new Set(values).size === values.length;
+    group.forEach((instance, index) => {
+      const hint = distinct(parents) ? parents[index] : distinct(hosts) ? hosts[index] : `PID ${instance.record.pid}`;
+      names.set(instance.record.id, `${name} · ${hint}`);
+    });
+  }
+  return names;
+}
+
+function parentOf(folder: string | undefined): string | undefined {
+  if (!folder) return undefined;
+  const parts = folder.split(/[\\/]/).filter(Boolean);
+  return parts.length >= 2 ? parts.slice(-3, -1).join('/') : undefined;
+}
+
 function totals(state: DashboardState): TreeNode {
   const t = state.totals;
-  const row = (key: string, label: string, description: string): TreeNode => ({ id: `totals/${key}`, label, description });
+  const row = (key: string, label: string, description: string, tooltip?: string): TreeNode => ({ id: `totals/${key}`, label, description, tooltip });
   return {
     id: 'section/totals',
     label: 'Totals',
     icon: { id: 'dashboard' },
     description: `${t.agentsHere}/${t.agentsAll} (${t.windows})`,
-    expanded: true,
+    tooltip: `${plural(t.agentsHere, 'agent')} here, ${t.agentsAll} in ${plural(t.windows, 'window')}`,
+    expanded: false,
     children: [
-      row('agents', 'Agents', `${t.agentsHere} here / ${t.agentsAll} in ${plural(t.windows, 'window')}`),
+      row('agents', 'Agents', `${t.agentsHere} here, ${t.agentsAll} in all`, `${t.agentsHere} in this window, ${t.agentsAll} in ${plural(t.windows, 'window')}`),
       row('busy', 'Busy', String(t.busy)),
       row('queued', 'Queued', String(t.queued)),
-      row('budget', 'Budget', `${t.budget.used} of ${t.budget.cap} slots`),
+      row('budget', 'Budget', `${t.budget.used} of ${t.budget.cap}`, `${t.budget.used} of ${t.budget.cap} agent slots in use on this machine`),
       row('prompts', 'Prompts', String(t.prompts)),
-      row('p95', 'p95', formatDuration(t.p95Ms)),
+      row('p95', 'Time to answer', formatDuration(t.p95Ms), '95th percentile of completed prompts, all windows; cancelled prompts are not counted'),
       row('errors', 'Errors', formatPercent(t.errorRate)),
-      row('tokens', 'Tokens', String(t.tokens)),
-      row('unresponsive', 'Unresponsive windows', String(t.unresponsive)),
+      row('tokens', 'Tokens', formatTokens(t.tokens)),
+      row('unresponsive', 'Windows not responding', String(t.unresponsive)),
     ],
   };
 }
 
-function keyed<T extends KeyedMetrics>(key: string, label: string, items: T[], name: (item: T) => string): TreeNode {
+function keyed<T extends KeyedMetrics>(key: string, label: string, items: T[], name: (item: T) => string, state: DashboardState): TreeNode {
+  void state;
   return {
     id: `section/${key}`,
     label,
     icon: { id: key === 'pairs' ? 'arrow-swap' : 'comment-discussion' },
-    description: items.length === 0 ? 'none yet' : String(items.length),
+    description: String(items.length),
     expanded: false,
     children: items.map((item) => ({
       id: `${key}/${item.profile}/${item.key}`,
       label: name(item),
-      description: `${plural(item.prompts.total, 'prompt')} · p95 ${formatDuration(quantile(item.prompts.completionMs))} · affinity ${item.affinity.toFixed(2)}`,
-      tooltip: `${item.profile}: ${item.prompts.succeeded} succeeded, ${item.prompts.failed} failed, ${item.prompts.cancelled} cancelled, ${item.prompts.timedOut} timed out`,
+      description: plural(item.prompts.total, key === 'sessions' ? 'turn' : 'prompt'),
+      tooltip: [
+        `${item.profile}: ${item.prompts.succeeded} succeeded, ${item.prompts.failed} failed, ${item.prompts.cancelled} cancelled, ${item.prompts.timedOut} timed out`,
+        `Time to answer (p95): ${formatDuration(quantile(item.prompts.completionMs))}`,
+        key === 'pairs' ? `Kept on the same agent ${formatPercent(item.affinity)} of the time` : undefined,
+      ]
+        .filter(Boolean)
+        .join('\n'),
     })),
   };
 }
@@ -218,6 +329,19 @@ function quantileOf(metrics: AgentMetrics): number | undefined {
 
 export function quantile(summary: HistogramSummary, q: 'p50' | 'p95' | 'p99' = 'p95'): number | undefined {
   return summary.count === 0 ? undefined : summary[q];
+}
+
+/** "15k", "1.2M": token counts at a glance. */
+export function formatTokens(count: number): string {
+  if (count < 1000) return String(count);
+  if (count < 1_000_000) return `${count < 10_000 ? (count / 1000).toFixed(1).replace(/\.0$/, '') : Math.round(count / 1000)}k`;
+  return `${(count / 1_000_000).toFixed(1).replace(/\.0$/, '')}M`;
+}
+
+/** "12:03": local wall-clock time of day. */
+export function clockTime(wallMs: number): string {
+  const date = new Date(wallMs);
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
 
 export function formatAge(ms: number): string {

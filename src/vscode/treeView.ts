@@ -1,17 +1,23 @@
 import * as vscode from 'vscode';
 import { AGENTS_VIEW_ID } from './constants';
 import type { TreeNode } from './treeModel';
+import { TreeReconciler } from './treeReconciler';
 
 /**
- * The Agent Pool view. The model (buildTree) is computed on demand from the current state;
- * getChildren has no side effects; refreshes are debounced; a badge counts busy agents.
+ * The Agent Pool view. The model (buildTree) is rebuilt on demand from the current state, the
+ * reconciler keeps each row's object stable and names the rows whose content changed, and only
+ * those are redrawn: a heartbeat or a ticking age redraws nothing, so a tooltip stays open while it
+ * is read. Tooltips are filled on hover (resolveTreeItem) from the latest build. getChildren has no
+ * side effects; refreshes are debounced; a badge counts busy agents.
  */
 export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  private readonly changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly view: vscode.TreeView<TreeNode>;
-  private roots: TreeNode[] = [];
+  private readonly reconciler = new TreeReconciler();
   private timer: NodeJS.Timeout | undefined;
+  private badgeValue = 0;
+  private rowsDrawn = 0;
 
   constructor(
     private readonly buildNodes: () => TreeNode[],
@@ -26,9 +32,14 @@ export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.
     return this.view;
   }
 
-  /** The nodes as last rendered; lets tests assert on what the user sees. */
+  /** The nodes as last built; lets tests assert on what the user sees. */
   get currentRoots(): readonly TreeNode[] {
-    return this.roots;
+    return this.reconciler.roots;
+  }
+
+  /** How many rows VS Code has asked us to draw so far (each getTreeItem call is one row drawn). */
+  get rowsDrawnCount(): number {
+    return this.rowsDrawn;
   }
 
   scheduleRefresh(): void {
@@ -40,13 +51,18 @@ export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.
   }
 
   refreshNow(): void {
-    this.roots = this.buildNodes();
+    const { rootsChanged, changed } = this.reconciler.update(this.buildNodes());
+    if (rootsChanged) this.changed.fire(undefined);
+    else if (changed.length > 0) this.changed.fire(changed);
     const busy = this.busyCount();
-    this.view.badge = busy > 0 ? { value: busy, tooltip: `${busy} agent${busy === 1 ? '' : 's'} busy` } : undefined;
-    this.changed.fire(undefined);
+    if (busy !== this.badgeValue) {
+      this.badgeValue = busy;
+      this.view.badge = busy > 0 ? { value: busy, tooltip: `${busy} agent${busy === 1 ? '' : 's'} busy` } : undefined;
+    }
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
+    this.rowsDrawn++;
     const collapsible = node.children
       ? node.expanded
         ? vscode.TreeItemCollapsibleState.Expanded
@@ -55,14 +71,19 @@ export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.
     const item = new vscode.TreeItem(node.label, collapsible);
     item.id = node.id;
     item.description = node.description;
-    item.tooltip = node.tooltip;
     item.contextValue = node.contextValue;
+    if (node.command) item.command = { command: node.command.id, title: node.command.title };
     if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
     return item;
   }
 
+  resolveTreeItem(item: vscode.TreeItem, node: TreeNode): vscode.TreeItem {
+    item.tooltip = this.reconciler.get(node.id)?.tooltip ?? node.tooltip;
+    return item;
+  }
+
   getChildren(node?: TreeNode): TreeNode[] {
-    return node ? (node.children ?? []) : this.roots;
+    return node ? (node.children ?? []) : [...this.reconciler.roots];
   }
 
   dispose(): void {

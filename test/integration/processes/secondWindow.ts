@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const values: Record<string, unknown> = {
     registryDirectory: directory,
     'pool.minAgents': agents,
-    'pool.maxAgents': agents,
+    'pool.maxAgents': Math.max(1, agents),
     maxAgentsTotal: 16,
     maxAgentsPerWindow: 8,
     heartbeatIntervalMs: 500,
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
     });
   });
   process.stdout.write(JSON.stringify({ ready: service.selfId }) + '\n');
+  // The service's timers are unref'd (a window never keeps its host alive); without agents nothing else would keep this one.
+  setInterval(() => undefined, 1 << 30);
 }
 
 main().catch((error) => {

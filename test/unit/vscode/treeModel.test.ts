@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { InstanceView } from '../../../src/core/registry/types';
 import type { PoolSnapshot } from '../../../src/core/pool/events';
-import { buildTree, formatAge, type DashboardState, type TreeNode } from '../../../src/vscode/treeModel';
+import { buildTree, formatAge, formatTokens, poolProblem, windowNames, type DashboardState, type TreeNode } from '../../../src/vscode/treeModel';
+import { TreeReconciler } from '../../../src/vscode/treeReconciler';
 import { parseLimits } from '../../../src/vscode/limits';
 
 function pool(overrides: Partial<PoolSnapshot> = {}): PoolSnapshot {
@@ -66,28 +67,42 @@ function findOrUndefined(nodes: TreeNode[], id: string): TreeNode | undefined {
 }
 
 describe('buildTree', () => {
-  it('has the five sections in order', () => {
-    assert.deepEqual(buildTree(state()).map((n) => n.label), ['This Window', 'Other Windows', 'Totals', 'Module Pairs', 'Sessions']);
+  it('has This Window, Other Windows and Totals, and Module Pairs and Sessions only once used', () => {
+    assert.deepEqual(buildTree(state()).map((n) => n.label), ['This Window', 'Other Windows', 'Totals']);
+    const used = { key: 'k', profile: 'demo', prompts: { total: 3, succeeded: 3, failed: 0, cancelled: 0, timedOut: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, firstEventMs: { count: 0 }, completionMs: { count: 0 } }, affinityHits: 0, affinityChances: 0, affinity: 0 } as never;
+    const tree = buildTree(state({ sessions: [used], pairs: [{ ...(used as object), source: 'a', target: 'b' } as never] }));
+    assert.deepEqual(tree.map((n) => n.label), ['This Window', 'Other Windows', 'Totals', 'Module Pairs', 'Sessions']);
+    assert.equal(find(tree, 'sessions/demo/k').description, '3 turns');
   });
 
-  it('shows pools and agents with state, figures, current task and menus by contextValue', () => {
+  it('keeps rows short: state and turns, the figures in the tooltip', () => {
     const tree = buildTree(state());
     const busy = find(tree, 'agent/demo-1');
     assert.equal(busy.label, 'demo-1: fix the tests');
     assert.equal(busy.contextValue, 'agent.busy');
     assert.equal(busy.icon?.id, 'sync~spin');
-    assert.match(busy.description!, /^busy · demo · 3 turns · p95 – · 80 MB · 1h 30m$/);
-    assert.equal(find(tree, 'agent/demo-2').contextValue, 'agent.idle');
+    assert.equal(busy.description, 'busy · 3 turns');
+    assert.match(busy.tooltip!, /Memory: 80 MB/);
+    assert.equal(find(tree, 'agent/demo-2').description, 'idle · 1 turn');
     const poolNode = find(tree, 'pool/demo');
     assert.equal(poolNode.contextValue, 'pool');
-    assert.match(poolNode.description!, /2\/4 agents · 1 busy · 1 queued · least-busy/);
+    assert.equal(poolNode.description, '2 agents · 1 busy · 1 queued');
+    assert.match(poolNode.tooltip!, /Routing: least-busy/);
   });
 
-  it('marks other windows that are unresponsive and leaves this window out of them', () => {
+  it('never shows the age of an agent that has not started, and keeps ages out of the row', () => {
+    const starting = pool({ agents: [{ id: 'demo-3', profile: 'demo', state: 'starting', turns: 0, startedAt: 0, restarts: 0 }] });
+    const node = find(buildTree(state({ pools: [starting], wallNow: Date.now() })), 'agent/demo-3');
+    assert.equal(node.description, 'starting');
+    assert.doesNotMatch(node.tooltip!, /\d+d/);
+  });
+
+  it('marks other windows that are not responding and leaves this window out of them', () => {
     const others = find(buildTree(state()), 'section/other-windows');
     assert.equal(others.children!.length, 1);
     assert.equal(others.children![0].label, 'web');
-    assert.match(others.children![0].description!, /3 agents · 1 busy · heartbeat 20s ago · UNRESPONSIVE/);
+    assert.equal(others.children![0].description, '3 agents · 1 busy · not responding · ACTIVE');
+    assert.match(others.children![0].tooltip!, /Last heartbeat 20s ago/);
     assert.equal(others.children![0].contextValue, 'window.unresponsive');
   });
 
@@ -103,11 +118,66 @@ describe('buildTree', () => {
     assert.match(others[1].tooltip!, /^w3 \(COMPLETING: shutting down\)/);
   });
 
-  it('shows an open circuit on its pool', () => {
-    const tree = buildTree(state({ pools: [pool({ circuit: { state: 'open', reason: 'Authentication required' } })] }));
-    const node = find(tree, 'pool/demo');
-    assert.match(node.description!, /circuit open/);
-    assert.equal(node.tooltip, 'Circuit open: Authentication required');
+  it('tells windows with the same name apart', () => {
+    const a = instance('a', 'main', 'live');
+    const b = instance('b', 'main', 'live');
+    a.record.workspaceFolders = ['/home/u/work/api/main'];
+    b.record.workspaceFolders = ['/home/u/work/web/main'];
+    const names = windowNames([a, b, instance('c', 'other', 'live')]);
+    assert.equal(names.get('a'), 'main · work/api');
+    assert.equal(names.get('b'), 'main · work/web');
+    assert.equal(names.get('c'), 'other');
+    b.record.workspaceFolders = ['/home/u/work/api/main'];
+    b.record.hostname = 'laptop';
+    assert.equal(windowNames([a, b]).get('b'), 'main · laptop');
+  });
+
+  it('keeps Totals collapsed', () => {
+    assert.equal(find(buildTree(state()), 'section/totals').expanded, false);
+    assert.equal(formatTokens(15_400), '15k');
+    assert.equal(formatTokens(1_200), '1.2k');
+  });
+
+  it('shows a failed pool as failed, in words a person acts on', () => {
+    const at = (reason: string, retryAt?: number) => pool({ circuit: { state: 'open', reason, retryAt } });
+    const missing = at('Agent profile "x" (command "nope") could not start: the program "nope" was not found on PATH or is not executable. [AGENT_BINARY_NOT_FOUND]');
+    assert.equal(poolProblem(missing, 0)?.short, 'not installed');
+    assert.doesNotMatch(poolProblem(missing, 0)!.detail, /AGENT_BINARY_NOT_FOUND/);
+    assert.equal(poolProblem(at('answered session/new with error -32000: Authentication required. [AGENT_AUTH_REQUIRED]'), 0)?.short, 'sign-in needed');
+    const retryAt = new Date(2026, 0, 1, 12, 3).getTime();
+    assert.equal(poolProblem(at('5 failures in a row, the last: boom', retryAt), retryAt - 60_000)?.short, 'circuit open until 12:03');
+    const node = find(buildTree(state({ pools: [missing] })), 'pool/demo');
+    assert.equal(node.description, 'not installed');
+    assert.equal(node.contextValue, 'pool.failed');
+  });
+});
+
+describe('TreeReconciler', () => {
+  it('redraws nothing when nothing a row shows has changed, though tooltips and ages moved', () => {
+    const reconciler = new TreeReconciler();
+    assert.equal(reconciler.update(buildTree(state())).rootsChanged, true);
+    const before = find([...reconciler.roots], 'window/w2');
+    const later = buildTree(state({ wallNow: 95 * 60_000, instances: [instance('self', 'api', 'live', true), { ...instance('w2', 'web', 'unresponsive'), heartbeatAgeMs: 40_000 }] }));
+    const result = reconciler.update(later);
+    assert.deepEqual(result, { rootsChanged: false, changed: [] });
+    const after = find([...reconciler.roots], 'window/w2');
+    assert.equal(after, before, 'the row object was replaced');
+    assert.match(after.tooltip!, /40s ago/, 'the tooltip did not follow');
+  });
+
+  it('names only the rows that changed, and the parent whose children changed', () => {
+    const reconciler = new TreeReconciler();
+    reconciler.update(buildTree(state()));
+    const agent = find([...reconciler.roots], 'agent/demo-2');
+    const busier = pool();
+    busier.agents[1] = { ...busier.agents[1], turns: 2 };
+    assert.deepEqual(reconciler.update(buildTree(state({ pools: [busier] }))).changed.map((n) => n.id), ['agent/demo-2']);
+    assert.equal(find([...reconciler.roots], 'agent/demo-2'), agent);
+    assert.equal(agent.description, 'idle · 2 turns');
+    const replaced = pool({ agents: [pool().agents[0], { ...pool().agents[1], id: 'demo-3', turns: 0 }] });
+    assert.deepEqual(reconciler.update(buildTree(state({ pools: [replaced] }))).changed.map((n) => n.id), ['pool/demo'], 'the parent of a replaced agent alone');
+    const fewer = pool({ agents: [pool().agents[0]] });
+    assert.deepEqual(reconciler.update(buildTree(state({ pools: [fewer] }))).changed.map((n) => n.id), ['section/this-window'], 'a redrawn ancestor covers its rows');
   });
 });
 
