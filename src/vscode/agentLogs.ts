@@ -12,6 +12,11 @@ export class RecentLog {
     if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
   }
 
+  /** Whether one of the last `within` lines says `text` already: an error is logged once, not once per layer it passes. */
+  saidRecently(text: string, within = 50): boolean {
+    return this.lines.slice(-within).some((line) => line.includes(text));
+  }
+
   linesAbout(needle: string): string[] {
     return this.lines.filter((line) => line.includes(needle));
   }

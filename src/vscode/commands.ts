@@ -6,7 +6,9 @@ import { formatJson } from '../core/metrics/formats';
 import { toPrometheus } from '../core/metrics/prometheus';
 import type { AgentPoolService } from '../core/service/agentPoolService';
 import type { RecentLog } from './agentLogs';
-import { Commands } from './constants';
+import { Commands, CONFIG_SECTION } from './constants';
+import { profileItems } from './profilePicker';
+import { plural } from './statusModel';
 import { parseLimits } from './limits';
 import type { MetricsPanel } from './metricsPanel';
 import { runPrompt, type RunPromptArgs } from './runPrompt';
@@ -30,25 +32,64 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const handlers: Record<string, (...args: any[]) => unknown> = {
     [Commands.startPool]: async (profile?: string) => {
       const name = profile ?? (await pickProfile(service, 'Start a pool for…'));
-      if (name) await service.startPool(name);
+      if (!name) return;
+      await service.startPool(name);
+      deps.log.info(`pool ${name} started by the user`);
     },
     [Commands.stopPool]: async (target?: TreeNode | string) => {
       const name = profileOf(target) ?? (await pickRunningPool(service, 'Stop which pool?'));
-      if (name) await service.stopPool(name);
+      if (!name) return;
+      await service.stopPool(name);
+      deps.log.info(`pool ${name} stopped by the user`);
     },
     [Commands.scalePool]: async (target?: TreeNode | string, limits?: { minAgents?: number; maxAgents?: number }) => {
       const name = profileOf(target) ?? (await pickRunningPool(service, 'Scale which pool?'));
       if (!name) return;
       const pool = service.pools().find((p) => p.profile === name);
       const chosen = limits ?? (await askLimits(name, pool?.minAgents ?? 0, pool?.maxAgents ?? 1));
-      if (chosen) service.scalePool(name, chosen);
+      if (!chosen) return;
+      service.scalePool(name, chosen);
+      deps.log.info(`pool ${name} scaled by the user to ${chosen.minAgents ?? pool?.minAgents}-${chosen.maxAgents ?? pool?.maxAgents} agents`);
     },
     [Commands.runPrompt]: (args?: RunPromptArgs) => runPrompt(service, deps.transcripts, args ?? {}),
     [Commands.sendPromptToAgent]: (target?: TreeNode) =>
       runPrompt(service, deps.transcripts, { profile: target?.profile, agentId: target?.agentId }),
-    [Commands.recycleAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Recycle which agent?', (pool, id) => pool.recycleAgent(id)),
-    [Commands.restartAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Restart which agent?', (pool, id) => pool.restartAgent(id)),
-    [Commands.stopAgent]: async (target?: TreeNode | string) => withAgent(service, target, 'Stop which agent?', (pool, id) => pool.stopAgent(id)),
+    [Commands.recycleAgent]: async (target?: TreeNode | string) =>
+      withAgent(service, target, 'Recycle which agent?', (id) => {
+        service.recycleAgent(id);
+        deps.log.info(`recycle of ${id} requested by the user`);
+      }),
+    [Commands.restartAgent]: async (target?: TreeNode | string) =>
+      withAgent(service, target, 'Restart which agent?', async (id) => {
+        deps.log.info(`restart of ${id} requested by the user`);
+        await service.restartAgent(id);
+        deps.log.info(`${id} restarted`);
+      }),
+    [Commands.stopAgent]: async (target?: TreeNode | string) =>
+      withAgent(service, target, 'Stop which agent?', (id) => {
+        const { replaced, minAgents } = service.stopAgent(id);
+        deps.log.info(`stop of ${id} requested by the user${replaced ? `; a new agent replaces it to keep the pool's minimum of ${minAgents}` : ''}`);
+        if (replaced) {
+          // Otherwise it looks as if nothing happened: a fresh agent takes the stopped one's place at once.
+          void vscode.window
+            .showInformationMessage(
+              `Agent Pool: stopped ${id}. A new agent replaces it to keep the pool's minimum of ${plural(minAgents, 'warm agent')}; scale the pool down to stop agents for good.`,
+              'Scale Pool…',
+            )
+            .then((choice) => choice && vscode.commands.executeCommand(Commands.scalePool, service.poolOfAgent(id)?.profile));
+        }
+      }),
+    [Commands.retryPool]: async (target?: TreeNode | string) => {
+      const name = profileOf(target) ?? (await pickRunningPool(service, 'Retry which pool?'));
+      if (!name) return;
+      deps.log.info(`retry of pool ${name} requested by the user`);
+      await service.retryPool(name);
+      deps.log.info(`pool ${name} started again`);
+    },
+    [Commands.openProfileSettings]: (target?: TreeNode | string) => {
+      const name = profileOf(target);
+      return vscode.commands.executeCommand('workbench.action.openSettings', name ? `${CONFIG_SECTION}.profiles` : CONFIG_SECTION);
+    },
     [Commands.showAgentLog]: async (target?: TreeNode) => {
       const id = target?.agentId;
       if (!id) return deps.log.show();
@@ -80,7 +121,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return await handler(...args);
       } catch (error) {
         const message = errorMessage(error);
-        deps.log.error(`${id}: ${message}`);
+        if (!deps.recentLog.saidRecently(message)) deps.log.error(`${id}: ${message}`);
         void vscode.window.showErrorMessage(`Agent Pool: ${message}`, 'Show Log').then((choice) => choice && deps.log.show());
         return undefined;
       }
@@ -96,18 +137,15 @@ async function withAgent(
   service: AgentPoolService,
   target: TreeNode | string | undefined,
   title: string,
-  act: (pool: NonNullable<ReturnType<AgentPoolService['poolOfAgent']>>, agentId: string) => void | Promise<void>,
+  act: (agentId: string) => void | Promise<void>,
 ): Promise<void> {
   const agentId = typeof target === 'string' ? target : (target?.agentId ?? (await pickAgent(service, title)));
-  if (!agentId) return;
-  const pool = service.poolOfAgent(agentId);
-  if (!pool) throw new Error(`There is no agent ${agentId} in this window any more.`);
-  await act(pool, agentId);
+  if (agentId) await act(agentId);
 }
 
 async function pickAgent(service: AgentPoolService, title: string): Promise<string | undefined> {
   const items = service.pools().flatMap((pool) =>
-    pool.agents.filter((a) => a.state !== 'stopped').map((a) => ({ label: a.id, description: `${a.state} · ${a.profile} · ${a.turns} turns` })),
+    pool.agents.filter((a) => a.state !== 'stopped').map((a) => ({ label: a.id, description: `${a.state} · ${a.profile} · ${plural(a.turns, 'turn')}` })),
   );
   if (items.length === 0) {
     void vscode.window.showInformationMessage('Agent Pool: no agent is running in this window.');
@@ -117,11 +155,8 @@ async function pickAgent(service: AgentPoolService, title: string): Promise<stri
 }
 
 async function pickProfile(service: AgentPoolService, title: string): Promise<string | undefined> {
-  const items = Object.values(service.profiles()).map((p) => ({
-    label: p.name,
-    description: p.name === 'demo' ? 'built-in demo agent, no API key' : `${p.adapter} · ${[p.command, ...p.args].join(' ')}`,
-  }));
-  return (await vscode.window.showQuickPick(items, { title: `Agent Pool: ${title}` }))?.label;
+  const picked = await vscode.window.showQuickPick(profileItems(service), { title: `Agent Pool: ${title}` });
+  return picked?.name;
 }
 
 async function pickRunningPool(service: AgentPoolService, title: string): Promise<string | undefined> {
@@ -131,7 +166,7 @@ async function pickRunningPool(service: AgentPoolService, title: string): Promis
     void vscode.window.showInformationMessage('Agent Pool: no pool is running in this window.');
     return undefined;
   }
-  const items = pools.map((p) => ({ label: p.profile, description: `${p.agents.length}/${p.maxAgents} agents` }));
+  const items = pools.map((p) => ({ label: p.profile, description: plural(p.agents.filter((a) => a.state !== 'stopped').length, 'agent') }));
   return (await vscode.window.showQuickPick(items, { title: `Agent Pool: ${title}` }))?.label;
 }
 
@@ -163,7 +198,9 @@ async function exportMetrics(service: AgentPoolService, format?: 'json' | 'prome
   if (!uri) return undefined;
   const view = service.aggregate();
   await writeFile(uri.fsPath, kind === 'json' ? formatJson(view) : toPrometheus(view));
-  void vscode.window.showInformationMessage(`Agent Pool: metrics written to ${uri.fsPath}`);
+  void vscode.window.showInformationMessage(`Agent Pool: metrics written to ${uri.fsPath}`, 'Open').then((choice) => {
+    if (choice) void vscode.window.showTextDocument(uri, { preview: true });
+  });
   return uri.fsPath;
 }
 

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
 import type { AgentPoolService } from '../core/service/agentPoolService';
 import { CONFIG_SECTION } from './constants';
+import { profileItems } from './profilePicker';
 
 /**
  * Starts this window's pools: the default profile's and those of the last session laid under the
@@ -30,15 +31,7 @@ export async function startPools(service: AgentPoolService, log: vscode.LogOutpu
 export async function selectProfile(service: AgentPoolService, name?: string): Promise<string | undefined> {
   const chosen =
     name ??
-    (
-      await vscode.window.showQuickPick(
-        Object.values(service.profiles()).map((p) => ({
-          label: p.name,
-          description: p.name === 'demo' ? 'built-in demo agent: no API key, no network' : `${p.adapter} · ${[p.command, ...p.args].join(' ')}`,
-        })),
-        { title: 'Agent Pool: Choose the default agent profile' },
-      )
-    )?.label;
+    (await vscode.window.showQuickPick(profileItems(service), { title: 'Agent Pool: Choose the default agent profile' }))?.name;
   if (!chosen) return undefined;
   service.profile(chosen);
   await vscode.workspace.getConfiguration(CONFIG_SECTION).update('defaultProfile', chosen, vscode.ConfigurationTarget.Global);

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
 import type { AgentPoolService } from '../core/service/agentPoolService';
+import { stopReasonText } from './chat/chatParts';
+import { formatDuration } from './statusModel';
 import type { TranscriptProvider } from './transcripts';
 
 /** Arguments that skip the pickers, for keybindings, other extensions and tests. */
@@ -73,7 +75,7 @@ export async function runPrompt(
             progress.report({ message: `${Math.round((Date.now() - started) / 100) / 10} s` });
           },
         });
-        transcript.finish(`${result.stopReason} · agent ${result.agentId} (${result.profile}) · ${(result.totalMs / 1000).toFixed(2)} s`);
+        transcript.finish([stopReasonText(result.stopReason) ?? 'Answered', `agent ${result.agentId} (${result.profile})`, formatDuration(result.totalMs)].join(' · '));
         return { uri: transcript.uri.toString(), text: transcripts.textOf(transcript.uri), stopReason: result.stopReason, agentId: result.agentId, profile: result.profile };
       } catch (error) {
         const message = errorMessage(error);

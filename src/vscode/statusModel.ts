@@ -44,8 +44,8 @@ export function renderStatus(input: StatusInput): StatusView {
   lines.push(
     `| | |`,
     `|---|---|`,
-    `| This window | ${input.agentsHere} agents: ${input.busy} busy, ${input.idle} idle, ${input.starting} starting |`,
-    `| All windows | ${input.agentsAll} agents in ${input.windows} window${input.windows === 1 ? '' : 's'} |`,
+    `| This window | ${plural(input.agentsHere, 'agent')}: ${input.busy} busy, ${input.idle} idle, ${input.starting} starting |`,
+    `| All windows | ${plural(input.agentsAll, 'agent')} in ${plural(input.windows, 'window')} |`,
     `| Budget | ${input.budget.used} of ${input.budget.cap} slots${budgetExhausted ? ' (exhausted)' : ''} |`,
     `| Queued | ${input.queued} |`,
     `| p95 | ${formatDuration(input.p95Ms)} |`,
@@ -68,7 +68,7 @@ export function renderStatus(input: StatusInput): StatusView {
   lines.push('', '_Click for actions_');
 
   const accessibilityLabel =
-    `Agent Pool: ${input.agentsHere} agents in this window, ${input.agentsAll} in all ${input.windows} windows` +
+    `Agent Pool: ${plural(input.agentsHere, 'agent')} in this window, ${input.agentsAll} in all ${plural(input.windows, 'window')}` +
     (working ? `, ${input.busy} busy` : '') +
     (background === 'error' ? `, cannot start agents: ${problem}` : '') +
     (background === 'warning' ? (budgetExhausted ? ', budget exhausted' : ', a circuit is open') : '');
@@ -81,6 +81,7 @@ export function plural(count: number, noun: string): string {
 
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '–';
+  if (ms < 1) return 'under 1 ms';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }

@@ -92,9 +92,10 @@ describe('Agent Pool: what the user sees', function () {
       assert.match(outcome.text, /hello from the integration test/);
       const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === outcome.uri);
       assert.ok(editor, 'the transcript is not open in an editor');
-      await waitUntil(api, () => /end_turn/.test(editor.document.getText()), 'the transcript to show the end of the turn');
+      await waitUntil(api, () => /Answered · agent demo-\d+ \(demo\) · \d/.test(editor.document.getText()), 'the transcript to show the end of the turn');
       assert.match(editor.document.getText(), /hello from the integration test/);
-      const partial = [...seen].filter((text) => !/end_turn/.test(text) && text.includes('# demo:'));
+      assert.doesNotMatch(editor.document.getText(), /end_turn|0\.00 s/, 'protocol words or a meaningless duration reach the user');
+      const partial = [...seen].filter((text) => !/Answered ·/.test(text) && text.includes('# demo:'));
       assert.ok(partial.length >= 2, `the editor showed ${partial.length} partial states of the answer; it was not streamed`);
     } finally {
       clearInterval(sampler);

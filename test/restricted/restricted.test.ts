@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionExports } from '../../src/extension';
 import { activeExtension, startSecondWindow, waitUntil } from '../integration/helpers';
-import { takeScreenshot } from '../integration/screenshots';
+import { renderedPageText, takeScreenshot } from '../integration/screenshots';
 
 /** Processes running dist/demo-agent.js that descend from this extension host, read from /proc. */
 function demoAgentsOfThisHost(): Array<{ pid: number; cmdline: string }> {
@@ -48,6 +48,16 @@ describe('Agent Pool in Restricted Mode (untrusted folder)', function () {
     assert.equal(vscode.workspace.isTrusted, false, 'the launcher did not open the folder untrusted: check AGENT_POOL_TEST_TRUST');
   });
 
+  it('the Agents view says what Restricted Mode means and offers Manage Workspace Trust', async () => {
+    await vscode.commands.executeCommand('workbench.view.extension.agentPool');
+    await waitUntil(api, () => api.testing.service.selfId !== undefined, 'registration');
+    // An empty tree is what makes VS Code show the view's welcome content.
+    await waitUntil(api, () => (api.testing.treeRoots() as unknown[]).length === 0, 'an empty tree (the welcome)');
+    const shown = await renderedPageText('.welcome-view-content', 'Restricted Mode');
+    if (shown !== undefined) assert.match(shown, /Manage Workspace Trust/);
+    await takeScreenshot('welcome-restricted');
+  });
+
   it('the window still registers and shows the other windows', async () => {
     const service = api.testing.service;
     await waitUntil(api, () => service.selfId !== undefined, 'registration');
@@ -58,6 +68,10 @@ describe('Agent Pool in Restricted Mode (untrusted folder)', function () {
       // "<here>/<all> (<windows>)": none here, the second window's agent, two windows.
       await waitUntil(api, () => /0\/1 \(2\)$/.test(api.testing.statusText()), 'the status bar to show the second window and its agent');
       await waitUntil(api, () => JSON.stringify(api.testing.treeRoots()).includes('second-window'), 'the tree to list the second window');
+      // With other windows the tree is shown, and its own row says why this window runs no agent.
+      assert.match(JSON.stringify(api.testing.treeRoots()), /"description":"Restricted Mode"/);
+      assert.match(JSON.stringify(api.testing.treeRoots()), /"command":\{"id":"workbench.trust.manage"/);
+      await takeScreenshot('restricted-tree');
     } catch (error) {
       throw new Error(`${(error as Error).message}; the status bar shows "${api.testing.statusText()}"`);
     } finally {

@@ -23,7 +23,8 @@ export class PromptAccumulator {
   record(turn: TurnFinished): void {
     this.outcomes[turn.outcome]++;
     if (turn.firstEventMs !== undefined) this.firstEvent.record(turn.firstEventMs);
-    this.completion.record(turn.totalMs);
+    // A cancelled turn ended when someone said stop, not when the agent finished: it says nothing about latency.
+    if (turn.outcome !== 'cancelled') this.completion.record(turn.totalMs);
     this.inputTokens += nonNegative(turn.usage?.inputTokens);
     this.outputTokens += nonNegative(turn.usage?.outputTokens);
     this.costUsd += nonNegative(turn.usage?.costUsd);

@@ -32,7 +32,8 @@ export interface PoolSnapshot {
   strategy: string;
   agents: AgentInfo[];
   queueDepth: number;
-  circuit: { state: CircuitState; reason?: string };
+  /** `retryAt`: wall-clock ms when an open circuit lets one trial through, for display ("until 12:03"). */
+  circuit: { state: CircuitState; reason?: string; retryAt?: number };
   closed: boolean;
 }
 
@@ -64,7 +65,7 @@ export type PoolEvent =
       /** Wall-clock ms of the decision (optional for compatibility with early emitters). */
       at?: number;
     }
-  | { type: 'circuit'; profile: string; state: CircuitState; reason?: string }
+  | { type: 'circuit'; profile: string; state: CircuitState; reason?: string; retryAt?: number }
   | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
   /** A crashed agent's restart under the same id (crash restarts only; see user-restart). */
   | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number }

@@ -266,7 +266,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       strategy: this.options.strategy,
       agents: [...this.agents.values()].map((agent) => agent.info(this.profile)),
       queueDepth: this.dispatcher.queued,
-      circuit: { state: this.breaker.state, reason: this.breaker.reason },
+      circuit: { state: this.breaker.state, reason: this.breaker.reason, retryAt: this.breaker.retryAt },
       closed: this.closed,
     };
   }
@@ -334,7 +334,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 
   private onCircuitChange(state: 'closed' | 'open' | 'half-open', reason: string | undefined): void {
-    this.events.fire({ type: 'circuit', profile: this.profile, state, reason });
+    this.events.fire({ type: 'circuit', profile: this.profile, state, reason, retryAt: this.breaker.retryAt });
     if (state === 'open') this.dispatcher.rejectAll(() => this.dispatcher.circuitError());
     else this.afterChange();
   }

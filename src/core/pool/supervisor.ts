@@ -41,6 +41,7 @@ export class Supervisor {
   /** Set while the budget refuses a slot: what acquire errors quote. */
   budgetRefusal: string | undefined;
   lastStartError: string | undefined;
+  private repeatedStartFailures = 0;
   consecutiveCrashes = 0;
   private nextOrdinal = 0;
   private readonly restartQueue: PooledAgent[] = [];
@@ -131,6 +132,7 @@ export class Supervisor {
     agent.startedAt = options.clock.wallNow();
     agent.startedMonotonic = options.clock.monotonicNow();
     pool.transition(agent, 'idle', 'ready');
+    this.lastStartError = undefined;
     if (trial) pool.breaker.recordSuccess();
     pool.afterChange();
   }
@@ -260,10 +262,18 @@ export class Supervisor {
       return;
     }
     const deliberate = pool.closed;
-    const message = `Agent profile "${this.profileName}" (command "${pool.options.profile.command}") could not start: ${errorMessage(error)}`;
+    // The adapter's message names the profile already; say it once.
+    const detail = errorMessage(error).replace(/^Agent profile "[^"]*":?\s*/, '');
+    const message = `Agent profile "${this.profileName}" (command "${pool.options.profile.command}") could not start: ${detail}`;
     if (!deliberate) {
+      // The circuit retries a lasting fault every cooldown; the log says it once, then again only after 2, 4, 8… failed tries.
+      const repeat = message === this.lastStartError;
+      this.repeatedStartFailures = repeat ? this.repeatedStartFailures + 1 : 0;
+      const tries = this.repeatedStartFailures + 1;
+      if (!repeat) pool.options.log?.('error', message);
+      else if ((tries & (tries - 1)) === 0) pool.options.log?.('warn', `${this.profileName} still cannot start after ${tries} tries: ${detail}`);
+      else pool.options.log?.('debug', `${this.profileName} still cannot start (try ${tries})`);
       this.lastStartError = message;
-      pool.options.log?.('error', message);
     }
     if (agent.state === 'starting') pool.transition(agent, 'unhealthy', message);
     try {

@@ -28,6 +28,7 @@ import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
 import { layerUnderSettings, type ChosenSizes, type PoolStateStore, type SavedPoolState } from './poolState';
 import { WindowLifecycle } from './windowLifecycle';
+import { describePoolEvent, WindowWatcher } from './activityLog';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type ServiceLog = (level: LogLevel, message: string) => void;
@@ -101,7 +102,13 @@ export class AgentPoolService implements Disposable {
       heartbeatIntervalMs: options.settings.heartbeatIntervalMs,
     });
     this.aggregator = new MetricsAggregator({ directory, registry: this.registry, clock: this.clock, log: (m) => options.log('warn', `metrics: ${m}`) });
-    this.disposables.add(this.registry.onDidChange(() => this.changed.fire()));
+    const windows = new WindowWatcher();
+    this.disposables.add(
+      this.registry.onDidChange(() => {
+        for (const line of windows.update(this.registry.instances())) options.log(line.level, line.message);
+        this.changed.fire();
+      }),
+    );
     this.disposables.add(this.aggregator.onDidChange(() => this.changed.fire()));
   }
 
@@ -165,7 +172,13 @@ export class AgentPoolService implements Disposable {
         log: (level, message) => log(level, message),
       },
     });
-    this.disposables.add(this.managerInstance.onDidEvent(() => this.changed.fire()));
+    this.disposables.add(
+      this.managerInstance.onDidEvent((event) => {
+        const line = describePoolEvent(event, clockTime);
+        if (line) log(line.level, line.message);
+        this.changed.fire();
+      }),
+    );
     // A finished turn may bind a conversation or teach a module pair: both belong to the saved state.
     this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'turn-finished' && this.schedulePoolStateSave()));
     this.windowLifecycle = new WindowLifecycle(
@@ -328,9 +341,64 @@ export class AgentPoolService implements Disposable {
     return { started: layered.pools.map((pool) => pool.profile), notes };
   }
 
+  /** One prompt, routed by `options`; logs its start and its end (profile, agent, duration, outcome), never its text. */
   async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
     this.assertSpawnAllowed();
-    return this.manager.run(prompt, options);
+    const { log } = this.options;
+    const started = this.clock.monotonicNow();
+    const route = options.agentId ?? options.profiles?.join(', ') ?? 'automatic routing';
+    const conversation = options.sessionKey ? `, conversation ${options.sessionKey}` : '';
+    log('info', `prompt started: ${options.task ? `"${options.task}" ` : ''}(${route}${conversation})`);
+    const took = () => `${((this.clock.monotonicNow() - started) / 1000).toFixed(1)} s`;
+    try {
+      const result = await this.manager.run(prompt, options);
+      const outcome = result.stopReason === 'cancelled' ? 'cancelled by the user' : result.stopReason === 'end_turn' ? 'answered' : `stopped: ${result.stopReason}`;
+      log('info', `prompt finished: ${result.agentId} (${result.profile}) in ${took()}, ${outcome}`);
+      return result;
+    } catch (error) {
+      if (options.signal?.aborted) log('info', `prompt cancelled by the user after ${took()} (${route})`);
+      else log('info', `prompt failed after ${took()} (${route}): ${errorMessage(error)}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Tries a pool whose circuit is open again now (the user fixed the install or signed in): closes
+   * the circuit and starts its warm agents; rejects with the reason if they still cannot start.
+   */
+  async retryPool(profileName: string): Promise<void> {
+    this.assertSpawnAllowed();
+    const pool = this.manager.get(profileName);
+    if (!pool) throw new AgentPoolError('POOL_NOT_RUNNING', `No pool for profile "${profileName}" is running in this window; start it with "Agent Pool: Start Pool".`);
+    pool.breaker.reset();
+    this.changed.fire();
+    await pool.start();
+  }
+
+  /**
+   * Stops one agent. Returns whether the pool starts another in its place, which it does while it
+   * would otherwise fall below its warm minimum.
+   */
+  stopAgent(agentId: string): { replaced: boolean; minAgents: number } {
+    const pool = this.agentPool(agentId);
+    const live = pool.snapshot().agents.filter((a) => a.id !== agentId && a.state !== 'stopped' && a.state !== 'draining').length;
+    pool.stopAgent(agentId);
+    this.changed.fire();
+    return { replaced: live < pool.minAgents, minAgents: pool.minAgents };
+  }
+
+  restartAgent(agentId: string): Promise<void> {
+    return this.agentPool(agentId).restartAgent(agentId);
+  }
+
+  recycleAgent(agentId: string): void {
+    this.agentPool(agentId).recycleAgent(agentId);
+  }
+
+  private agentPool(agentId: string) {
+    const pool = this.poolOfAgent(agentId);
+    if (!pool) throw new AgentPoolError('POOL_AGENT_NOT_FOUND', `There is no agent ${agentId} in this window any more.`);
+    return pool;
   }
 
   /** A lease on one agent, routed like run(); the caller releases it. */
@@ -535,6 +603,11 @@ function parseSavedPoolState(value: unknown): SavedPoolState | undefined {
       : undefined;
   if (problem) throw new AgentPoolError('POOL_STATE_INVALID', `The saved pool state is not usable (${problem}); the pools start from the settings instead.`);
   return { sticky: [], affinity: [], ...state } as SavedPoolState;
+}
+
+function clockTime(wallMs: number): string {
+  const date = new Date(wallMs);
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
 
 /** The setting behind each pool option, for messages. */

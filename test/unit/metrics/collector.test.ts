@@ -36,10 +36,11 @@ describe('MetricsCollector', () => {
     assert.equal(demo.prompts.costUsd, 0.01);
     assert.equal(demo.prompts.firstEventMs.count, 2);
     const completion = Histogram.fromData(demo.prompts.completionMs).summary();
-    assert.equal(completion.count, 4);
-    assert.equal(completion.min, 50);
+    // Issue 15: the cancelled turn (50 ms) ended when someone said stop; it is not a latency.
+    assert.equal(completion.count, 3, 'a cancelled turn was counted in the latency');
+    assert.equal(completion.min, 100);
     assert.equal(completion.max, 300);
-    assert.equal(completion.avg, 162.5);
+    assert.equal(completion.avg, 200);
 
     const a1 = snapshot.agents.find((agent) => agent.id === 'a1')!;
     assert.equal(a1.state, 'busy');

@@ -19,6 +19,8 @@ interface OpenTurn {
   sentAt: number;
   firstEventAt: number | undefined;
   costUsd: number | undefined;
+  /** session/update notifications by kind, for the one debug line per turn (not one per chunk: chunks are the hot path). */
+  updates: Map<string, number>;
 }
 
 /**
@@ -90,7 +92,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     if (this.turns.has(sessionId)) {
       throw new AgentError('AGENT_REQUEST_FAILED', `Agent profile "${this.profile.name}": session ${sessionId} already has a turn open.`, { profile: this.profile.name });
     }
-    const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, costUsd: undefined };
+    const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, costUsd: undefined, updates: new Map() };
     this.turns.set(sessionId, turn);
     const { signal } = request;
     // Only when there is a signal: a listener per warm prompt is measurable.
@@ -98,8 +100,10 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
     try {
       if (onAbort && signal!.aborted) onAbort();
+      this.log('debug', `session/prompt ${sessionId}: sent, ${request.text.length} characters`);
       const response = await connection.agent.request(this.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text: request.text }] });
       const finishedAt = performance.now();
+      this.log('debug', `session/prompt ${sessionId}: ${response.stopReason} after ${Math.round(finishedAt - turn.sentAt)} ms; updates: ${describeCounts(turn.updates)}`);
       return {
         stopReason: response.stopReason,
         text: turn.text.join(''),
@@ -141,6 +145,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     if (!turn) return;
     turn.firstEventAt ??= performance.now();
     const update = notification.update;
+    turn.updates.set(update.sessionUpdate, (turn.updates.get(update.sessionUpdate) ?? 0) + 1);
     let event: AgentStreamEvent;
     switch (update.sessionUpdate) {
       case 'agent_message_chunk':
@@ -220,4 +225,8 @@ function usageOf(response: Acp.PromptResponse, costUsd: number | undefined): Tok
   const usage = (response as { usage?: { inputTokens?: number; outputTokens?: number } }).usage;
   if (!usage && costUsd === undefined) return undefined;
   return { inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, costUsd };
+}
+
+function describeCounts(counts: ReadonlyMap<string, number>): string {
+  return counts.size === 0 ? 'none' : [...counts].map(([kind, count]) => `${count} ${kind}`).join(', ');
 }

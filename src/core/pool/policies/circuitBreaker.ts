@@ -20,6 +20,7 @@ export class CircuitBreaker {
   private trialHolder: object | undefined;
   private cooldownTimer: TimerHandle | undefined;
   private disposed = false;
+  private retryAtWall: number | undefined;
 
   constructor(
     private readonly options: CircuitBreakerOptions,
@@ -32,6 +33,11 @@ export class CircuitBreaker {
 
   get reason(): string | undefined {
     return this.currentReason;
+  }
+
+  /** Wall-clock ms when an open circuit goes half-open; for display only. */
+  get retryAt(): number | undefined {
+    return this.current === 'open' ? this.retryAtWall : undefined;
   }
 
   get failures(): number {
@@ -91,12 +97,14 @@ export class CircuitBreaker {
 
   private open(reason: string): void {
     this.clearTimer();
+    const cooldownMs = this.options.cooldownMs;
+    this.retryAtWall = this.disposed ? undefined : this.options.clock.wallNow() + cooldownMs;
     this.setState('open', reason);
     if (this.disposed) return;
     this.cooldownTimer = this.options.clock.setTimeout(() => {
       this.cooldownTimer = undefined;
       this.setState('half-open', this.currentReason);
-    }, this.options.cooldownMs);
+    }, cooldownMs);
     this.cooldownTimer.unref?.();
   }
 
