@@ -39,6 +39,8 @@ export interface ExtensionExports extends AgentPoolApi {
     treeRoots(): unknown;
     /** Rows the tree has drawn since activation (getTreeItem calls). */
     treeRowsDrawn(): number;
+    /** The last rows drawn ("<id>: <description>"), newest last. */
+    treeLastRowsDrawn(): readonly string[];
     /** How often the service has reported a change (a heartbeat, a snapshot, a pool event) since activation. */
     serviceChanges(): number;
     /** The service's recent log lines ("<level> <message>"). */
@@ -201,6 +203,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       statusView: () => statusBar.view,
       treeRoots: () => tree.currentRoots,
       treeRowsDrawn: () => tree.rowsDrawnCount,
+      treeLastRowsDrawn: () => tree.lastRowsDrawn,
       serviceChanges: () => serviceChanges,
       logLines: () => recentLog.linesAbout(''),
       chatAnswers,

@@ -18,6 +18,7 @@ export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.
   private timer: NodeJS.Timeout | undefined;
   private badgeValue = 0;
   private rowsDrawn = 0;
+  private readonly recentlyDrawn: string[] = [];
 
   constructor(
     private readonly buildNodes: () => TreeNode[],
@@ -61,8 +62,15 @@ export class AgentTreeView implements vscode.TreeDataProvider<TreeNode>, vscode.
     }
   }
 
+  /** The ids of the last rows drawn, newest last; says which rows a redraw touched. */
+  get lastRowsDrawn(): readonly string[] {
+    return this.recentlyDrawn;
+  }
+
   getTreeItem(node: TreeNode): vscode.TreeItem {
     this.rowsDrawn++;
+    this.recentlyDrawn.push(`${node.id}: ${node.description ?? ''}`);
+    if (this.recentlyDrawn.length > 50) this.recentlyDrawn.shift();
     const collapsible = node.children
       ? node.expanded
         ? vscode.TreeItemCollapsibleState.Expanded

@@ -76,6 +76,11 @@ describe('Failure states', function () {
   });
 
   it('Stop Agent says a new agent replaces the stopped one', async () => {
+    // One warm agent (earlier tests scaled the pool): stopping it leaves the pool below its minimum of 1.
+    const live = () => (api.metrics().pools.find((p) => p.profile === 'demo')?.agents ?? []).filter((a) => a.state !== 'stopped');
+    await vscode.commands.executeCommand('agentPool.scalePool', 'demo', { minAgents: 1, maxAgents: 1 });
+    await waitUntil(api, () => live().length === 1 && live()[0].state === 'idle', 'exactly one idle demo agent');
+    await vscode.commands.executeCommand('notifications.clearAll');
     const [victim] = idleDemoAgents(api);
     assert.ok(victim, 'no idle demo agent');
     await vscode.commands.executeCommand('agentPool.stopAgent', victim);
@@ -84,5 +89,6 @@ describe('Failure states', function () {
     await waitUntil(api, () => idleDemoAgents(api).some((id) => id !== victim), 'the replacement agent');
     await takeScreenshot('stop-agent-replaced');
     await vscode.commands.executeCommand('notifications.clearAll');
+    await vscode.commands.executeCommand('agentPool.scalePool', 'demo', { minAgents: 1, maxAgents: 4 });
   });
 });
