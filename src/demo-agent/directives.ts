@@ -28,6 +28,10 @@ export interface TurnBehaviour {
   planEntries: number;
   /** End the turn with this stop reason instead of end_turn (refusal, max_tokens, max_turn_requests). */
   stopReason: 'end_turn' | 'refusal' | 'max_tokens' | 'max_turn_requests';
+  /** Answer with the earlier prompts of this session, one per line (what a model would remember). */
+  recall: boolean;
+  /** Cost of this turn in USD, reported as the session's running total in a usage_update; undefined: no report. */
+  usageCostUsd: number | undefined;
 }
 
 export interface ParsedPrompt {
@@ -37,7 +41,11 @@ export interface ParsedPrompt {
 }
 
 const DIRECTIVE_PREFIX = '/demo';
-const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool', 'plan', 'stop'] as const;
+const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool', 'plan', 'stop', 'recall', 'usage'] as const;
+/** Keys that are flags: an environment variable of 0 or false leaves them off. */
+const FLAG_KEYS: ReadonlySet<string> = new Set(['hang', 'thought', 'tool', 'recall']);
+/** What a turn with a bare `usage` directive costs. */
+export const DEFAULT_TURN_COST_USD = 0.01;
 type DirectiveKey = (typeof KNOWN_KEYS)[number];
 
 export class DirectiveError extends Error {}
@@ -96,6 +104,15 @@ function applyDirective(behaviour: TurnBehaviour, key: DirectiveKey, value: stri
       }
       behaviour.stopReason = value;
       break;
+    case 'recall':
+      behaviour.recall = value === undefined || isTrue(value);
+      break;
+    case 'usage': {
+      const cost = value === undefined ? DEFAULT_TURN_COST_USD : Number(value);
+      if (!Number.isFinite(cost) || cost < 0) throw new DirectiveError(`demo directive usage=${value}: expected a cost in USD >= 0, e.g. usage=0.01`);
+      behaviour.usageCostUsd = cost;
+      break;
+    }
   }
 }
 
@@ -114,11 +131,13 @@ export function behaviourFromEnvironment(env: NodeJS.ProcessEnv): TurnBehaviour 
     tool: false,
     planEntries: 0,
     stopReason: 'end_turn',
+    recall: false,
+    usageCostUsd: undefined,
   };
   for (const key of KNOWN_KEYS) {
     const value = env[`DEMO_AGENT_${key.toUpperCase()}`];
     if (value === undefined || value === '') continue;
-    if ((key === 'hang' || key === 'thought' || key === 'tool') && !isTrue(value)) continue;
+    if (FLAG_KEYS.has(key) && !isTrue(value)) continue;
     applyDirective(behaviour, key, value);
   }
   return behaviour;

@@ -8,16 +8,29 @@
  *   DEMO_AGENT_SESSION_ERROR   `auth` or `rate-limit`: fail session/new like gemini without a key
  *   DEMO_AGENT_SESSION_DELAY_MS wait this long before answering session/new
  *   DEMO_AGENT_CHILD           `1`: start a helper child process (like codex-acp's native binary)
+ *   DEMO_AGENT_SESSION_DIR     where sessions are kept, so a new process can load or resume them
+ *                              (default: a per-user directory under the system temp directory)
+ *   DEMO_AGENT_SESSION_SUPPORT `full` (default: loadSession, resume, list, close), `load` (loadSession
+ *                              only) or `none` (nothing survives the process, like an agent without them)
+ *   DEMO_AGENT_CONTEXT_SIZE    the context window reported in usage_update (default 200000 tokens)
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
 import { DirectiveError, behaviourFromEnvironment, parsePrompt, splitIntoChunks, type TurnBehaviour } from './directives';
+import { DemoSessionStore, defaultSessionDirectory, type DemoSession } from './sessionStore';
 
 const retainedMemory: Buffer[] = [];
 const openTurns = new Map<string, AbortController>();
-const sessions = new Set<string>();
+/** The sessions this process serves: opened here, or loaded or resumed from the store. */
+const sessions = new Map<string, DemoSession>();
 let sessionCounter = 0;
+/** Context tokens a turn adds in the demo's usage reports: three turns make "15k/200k (7.5%)". */
+const TOKENS_PER_TURN = 5000;
+const MAX_KEPT_TURNS = 200;
+/** Session files untouched this long are removed at start, as real agents age out their history. */
+const SESSION_TTL_MS = 24 * 3600_000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -55,6 +68,25 @@ async function main(): Promise<void> {
   const startDelayMs = Number(process.env.DEMO_AGENT_START_DELAY_MS ?? 0);
   const sessionError = process.env.DEMO_AGENT_SESSION_ERROR;
   const sessionDelayMs = Number(process.env.DEMO_AGENT_SESSION_DELAY_MS ?? 0);
+  const support = process.env.DEMO_AGENT_SESSION_SUPPORT || 'full';
+  if (support !== 'full' && support !== 'load' && support !== 'none') {
+    process.stderr.write(`demo-agent: DEMO_AGENT_SESSION_SUPPORT=${support} is not one of full, load, none\n`);
+    process.exit(2);
+  }
+  const contextSize = Number(process.env.DEMO_AGENT_CONTEXT_SIZE || 200_000);
+  const store = new DemoSessionStore(process.env.DEMO_AGENT_SESSION_DIR || defaultSessionDirectory());
+  if (support !== 'none') store.prune(SESSION_TTL_MS);
+  /** With support `none` nothing goes to disk: the context dies with the process. */
+  const persist = (session: DemoSession) => {
+    if (support !== 'none') store.write(session);
+  };
+  /** A session of this process, or one another process kept: re-read, since that process may have continued it. */
+  const stored = (sessionId: string): DemoSession => {
+    const session = store.read(sessionId);
+    if (!session) throw RequestError.resourceNotFound(sessionId);
+    sessions.set(sessionId, session);
+    return session;
+  };
 
   const rpcErrorFor = (kind: NonNullable<TurnBehaviour['error']>): Error => {
     switch (kind) {
@@ -73,25 +105,60 @@ async function main(): Promise<void> {
       if (startDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, startDelayMs));
       return {
         protocolVersion: acp.PROTOCOL_VERSION,
-        agentCapabilities: { loadSession: false },
+        agentCapabilities: {
+          loadSession: support !== 'none',
+          sessionCapabilities: support === 'full' ? { list: {}, resume: {}, close: {} } : {},
+        },
         authMethods: [],
         agentInfo: { name: 'agent-pool-demo', version: '1.0.0' },
       };
     })
-    .onRequest(methods.agent.session.new, async () => {
+    .onRequest(methods.agent.session.new, async ({ params }) => {
       if (sessionDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sessionDelayMs));
       if (sessionError === 'auth' || sessionError === 'rate-limit') throw rpcErrorFor(sessionError);
       sessionCounter += 1;
-      const sessionId = `demo-${process.pid}-${sessionCounter}`;
-      sessions.add(sessionId);
+      // Unique across processes: another process may resume it, and pids are reused.
+      const sessionId = `demo-${process.pid}-${sessionCounter}-${randomBytes(3).toString('hex')}`;
+      const session: DemoSession = { sessionId, cwd: params.cwd, turns: [], costUsd: 0, usedTokens: 0, updatedAt: '' };
+      sessions.set(sessionId, session);
+      // On disk from the start, as real agents keep theirs: a crash before the first turn leaves it resumable.
+      persist(session);
       return { sessionId };
+    })
+    .onRequest(methods.agent.session.load, async ({ params, client }) => {
+      if (support === 'none') throw RequestError.methodNotFound(methods.agent.session.load);
+      const session = stored(params.sessionId);
+      // session/load replays the conversation before it answers, as the spec asks.
+      for (const turn of session.turns) {
+        await client.notify(methods.client.session.update, { sessionId: session.sessionId, update: { sessionUpdate: 'user_message_chunk', content: { type: 'text', text: turn.prompt } } });
+        await client.notify(methods.client.session.update, { sessionId: session.sessionId, update: { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: turn.answer } } });
+      }
+      return {};
+    })
+    .onRequest(methods.agent.session.resume, async ({ params }) => {
+      if (support !== 'full') throw RequestError.methodNotFound(methods.agent.session.resume);
+      stored(params.sessionId);
+      return {};
+    })
+    .onRequest(methods.agent.session.list, async ({ params }) => {
+      if (support !== 'full') throw RequestError.methodNotFound(methods.agent.session.list);
+      const listed = store.list(params.cwd ?? undefined);
+      return { sessions: listed.map((s) => ({ sessionId: s.sessionId, cwd: s.cwd, title: s.turns[0]?.prompt.slice(0, 60) ?? null, updatedAt: s.updatedAt })) };
+    })
+    .onRequest(methods.agent.session.close, async ({ params }) => {
+      if (support !== 'full') throw RequestError.methodNotFound(methods.agent.session.close);
+      openTurns.get(params.sessionId)?.abort();
+      sessions.delete(params.sessionId);
+      store.delete(params.sessionId);
+      return {};
     })
     .onNotification(methods.agent.session.cancel, ({ params }) => {
       openTurns.get(params.sessionId)?.abort();
     })
     .onRequest(methods.agent.session.prompt, async ({ params, client, signal: requestSignal }) => {
       const sessionId = params.sessionId;
-      if (!sessions.has(sessionId)) throw RequestError.sessionNotFound(sessionId);
+      const session = sessions.get(sessionId);
+      if (!session) throw RequestError.sessionNotFound(sessionId);
       const promptText = params.prompt.map((block) => (block.type === 'text' ? block.text : '')).join('');
       let parsed;
       try {
@@ -123,6 +190,7 @@ async function main(): Promise<void> {
           await say({ sessionUpdate: 'tool_call_update', toolCallId: 'demo-tool-1', status: 'completed' });
         }
         let answer = text || 'ok';
+        if (behaviour.recall) answer = session.turns.length ? session.turns.map((turn) => turn.prompt).join('\n') : '(nothing earlier in this session)';
         if (behaviour.memoryMb > 0) answer = `holding ${retainedMemory.reduce((sum, b) => sum + b.length, 0) / 1048576} MB`;
         if (behaviour.permission) {
           const response = await client.request(
@@ -154,6 +222,16 @@ async function main(): Promise<void> {
           await say({ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: pieces[index]! } });
         }
         if (behaviour.crashAfterChunks !== undefined) crash(behaviour.exitCode, pieces.length);
+        session.turns.push({ prompt: promptText, answer });
+        // Bounded, so a benchmark's ten thousand turns on one session do not make each write slower.
+        if (session.turns.length > MAX_KEPT_TURNS) session.turns.splice(0, session.turns.length - MAX_KEPT_TURNS);
+        session.usedTokens = Math.min(contextSize, session.usedTokens + TOKENS_PER_TURN);
+        if (behaviour.usageCostUsd !== undefined) {
+          session.costUsd = Math.round((session.costUsd + behaviour.usageCostUsd) * 1e9) / 1e9;
+          // Cumulative, as ACP defines it: the session's running total, not this turn's share.
+          await say({ sessionUpdate: 'usage_update', used: session.usedTokens, size: contextSize, cost: { amount: session.costUsd, currency: 'USD' } });
+        }
+        persist(session);
         return { stopReason: behaviour.stopReason };
       } finally {
         if (openTurns.get(sessionId) === turn) openTurns.delete(sessionId);

@@ -42,7 +42,14 @@ export type StopReason = 'end_turn' | 'max_tokens' | 'max_turn_requests' | 'refu
 export interface TokenUsage {
   inputTokens?: number;
   outputTokens?: number;
+  /** This turn's cost: the difference of the session's running totals, never the total itself. */
   costUsd?: number;
+  /** The session's running total after this turn, as the agent reported it. */
+  sessionCostUsd?: number;
+  /** Context tokens in use after this turn (ACP usage_update `used`). */
+  contextUsed?: number;
+  /** The context window in tokens (ACP usage_update `size`). */
+  contextSize?: number;
 }
 
 export interface PromptResult {
@@ -80,6 +87,28 @@ export interface AgentExit {
   stderrTail: string;
 }
 
+/** What an agent can do with a session beyond opening one; all false until start() has resolved. */
+export interface SessionSupport {
+  /** `session/resume`: continue a session without replaying it. */
+  resume: boolean;
+  /** `session/load`: continue a session, the agent replaying its history first. */
+  load: boolean;
+  /** `session/close`: free a session's memory in the agent. */
+  close: boolean;
+  /** `session/list`. */
+  list: boolean;
+}
+
+export interface ResumeRequest {
+  sessionId: string;
+  cwd: string;
+  /**
+   * The session's running cost total as last reported (by whichever process served it), so the
+   * next turn's cost is the difference from it and not the whole total again.
+   */
+  sessionCostUsd?: number;
+}
+
 export interface AgentConnection extends Disposable {
   readonly profile: AgentProfile;
   /** long-lived agents keep one process warm; one-shot ones spawn a process per prompt. */
@@ -89,6 +118,16 @@ export interface AgentConnection extends Disposable {
   /** Spawns and completes the handshake; rejects with an AgentError naming the profile and command. */
   start(signal?: AbortSignal): Promise<void>;
   openSession(options: { cwd: string }): Promise<string>;
+  /** Session abilities the agent advertised; adapters without sessions across processes leave this out. */
+  sessionSupport?(): SessionSupport;
+  /**
+   * Continues a session that may have been started by another process of the same agent:
+   * `session/resume` where advertised, else `session/load`. Rejects with AGENT_SESSION_NOT_FOUND when
+   * the agent no longer has it, AGENT_REQUEST_FAILED when it can do neither.
+   */
+  resumeSession?(request: ResumeRequest): Promise<'resumed' | 'loaded'>;
+  /** `session/close` where advertised; resolves false when the agent cannot close sessions. */
+  closeSession?(sessionId: string): Promise<boolean>;
   prompt(request: PromptRequest): Promise<PromptResult>;
   /** Asks the agent to cancel the open turn of `sessionId`; the turn's prompt() then resolves with `cancelled`. */
   cancel(sessionId: string): Promise<void>;

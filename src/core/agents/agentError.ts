@@ -14,7 +14,9 @@ export type AgentErrorCode =
   /** The agent answered a request with an error that is neither auth nor rate limit. */
   | 'AGENT_REQUEST_FAILED'
   /** A call that needs a started, live agent came before start() or after the process exited. */
-  | 'AGENT_NOT_RUNNING';
+  | 'AGENT_NOT_RUNNING'
+  /** The agent does not have the session asked for (ACP -32002 "resource not found"). */
+  | 'AGENT_SESSION_NOT_FOUND';
 
 export interface AgentErrorDetails {
   /** The profile name, as the user wrote it in agentPool.profiles. */

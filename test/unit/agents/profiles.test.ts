@@ -91,8 +91,12 @@ describe('demo agent directives', () => {
     assert.equal(text, 'body');
     assert.deepEqual(
       { ...behaviour },
-      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false, planEntries: 0, stopReason: 'end_turn' },
+      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false, planEntries: 0, stopReason: 'end_turn', recall: false, usageCostUsd: undefined },
     );
+    const sessions = parsePrompt('/demo recall usage=0.25', defaults).behaviour;
+    assert.deepEqual([sessions.recall, sessions.usageCostUsd], [true, 0.25]);
+    assert.equal(parsePrompt('/demo usage', defaults).behaviour.usageCostUsd, 0.01);
+    assert.throws(() => parsePrompt('/demo usage=-3', defaults), /usage=-3: expected a cost in USD >= 0/);
     assert.equal(parsePrompt('/demonstrate this', defaults).text, '/demonstrate this');
     const planned = parsePrompt('/demo plan stop=refusal\nx', defaults).behaviour;
     assert.equal(planned.planEntries, 3);

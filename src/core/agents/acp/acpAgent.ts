@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
-import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult, TokenUsage } from '../adapter';
+import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult, ResumeRequest, SessionSupport, TokenUsage } from '../adapter';
 import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
 import { LongLivedAgent } from '../longLivedAgent';
 import { decidePermission } from '../permissions';
@@ -18,10 +18,14 @@ interface OpenTurn {
   text: string[];
   sentAt: number;
   firstEventAt: number | undefined;
-  costUsd: number | undefined;
+  /** The last usage_update of the turn: the session's running cost total and its context use. */
+  usage: Acp.UsageUpdate | undefined;
   /** session/update notifications by kind, for the one debug line per turn (not one per chunk: chunks are the hot path). */
   updates: Map<string, number>;
 }
+
+/** ACP's "resource not found": the agent no longer has the session (claude-agent-acp after its files went). */
+const RESOURCE_NOT_FOUND = -32002;
 
 /**
  * An Agent Client Protocol agent kept warm: one process, many sessions and turns. Streams
@@ -33,6 +37,8 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
   private methods!: AcpModule['methods'];
   private readonly turns = new Map<string, OpenTurn>();
   private readonly pendingPermissions = new Map<string, Set<AbortController>>();
+  /** sessionId -> the running cost total last reported, so each turn records only its own share. */
+  private readonly sessionCosts = new Map<string, number>();
   /** What the agent said about itself in `initialize`, for logs and the UI. */
   initializeResponse: Acp.InitializeResponse | undefined;
 
@@ -61,26 +67,76 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
   }
 
   async openSession(options: { cwd: string }): Promise<string> {
+    const response = await this.sessionRequest(this.methods.agent.session.new, { cwd: options.cwd, mcpServers: [] });
+    return response.sessionId;
+  }
+
+  sessionSupport(): SessionSupport {
+    const capabilities = this.initializeResponse?.agentCapabilities;
+    const session = capabilities?.sessionCapabilities;
+    return { resume: Boolean(session?.resume), load: capabilities?.loadSession === true, close: Boolean(session?.close), list: Boolean(session?.list) };
+  }
+
+  async resumeSession(request: ResumeRequest): Promise<'resumed' | 'loaded'> {
+    const support = this.sessionSupport();
+    const { sessionId, cwd } = request;
+    let how: 'resumed' | 'loaded';
+    if (support.resume) {
+      await this.sessionRequest(this.methods.agent.session.resume, { sessionId, cwd, mcpServers: [] });
+      how = 'resumed';
+    } else if (support.load) {
+      // The agent replays the history as session/update notifications; no turn is open, so they go nowhere.
+      await this.sessionRequest(this.methods.agent.session.load, { sessionId, cwd, mcpServers: [] });
+      how = 'loaded';
+    } else {
+      throw new AgentError('AGENT_REQUEST_FAILED', `Agent profile "${this.profile.name}" can neither resume nor load sessions (it advertises no loadSession or sessionCapabilities.resume).`, {
+        profile: this.profile.name,
+        command: this.profile.command,
+      });
+    }
+    if (request.sessionCostUsd !== undefined) this.sessionCosts.set(sessionId, request.sessionCostUsd);
+    return how;
+  }
+
+  async closeSession(sessionId: string): Promise<boolean> {
+    this.sessionCosts.delete(sessionId);
+    if (!this.sessionSupport().close) return false;
+    await this.sessionRequest(this.methods.agent.session.close, { sessionId });
+    return true;
+  }
+
+  /**
+   * A session request bounded by the handshake timeout: real agents do slow work here
+   * (claude-agent-acp takes ~2 s for session/new), and one that never answers must not hold the pool.
+   */
+  private async sessionRequest(method: 'session/new', params: Acp.NewSessionRequest): Promise<Acp.NewSessionResponse>;
+  private async sessionRequest(method: 'session/load' | 'session/resume', params: Acp.LoadSessionRequest): Promise<unknown>;
+  private async sessionRequest(method: 'session/close', params: Acp.CloseSessionRequest): Promise<unknown>;
+  private async sessionRequest(method: string, params: object): Promise<unknown> {
     const connection = this.requireConnection();
     const abandon = new AbortController();
-    // Real agents do slow work here (claude-agent-acp takes ~2 s); one that never answers must not hold the pool.
     const timer = setTimeout(() => abandon.abort(), this.profile.handshakeTimeoutMs);
     try {
-      const response = await connection.agent.request(
-        this.methods.agent.session.new,
-        { cwd: options.cwd, mcpServers: [] },
-        { cancellationSignal: abandon.signal, stopWaitingOnCancel: true },
-      );
-      return response.sessionId;
+      // One path for the four methods; the overloads above keep each caller's types exact.
+      const request = connection.agent.request as (method: string, params: object, options: object) => Promise<unknown>;
+      return await request.call(connection.agent, method, params, { cancellationSignal: abandon.signal, stopWaitingOnCancel: true });
     } catch (error) {
       if (abandon.signal.aborted) {
         throw new AgentError(
           'AGENT_HANDSHAKE_TIMEOUT',
-          `Agent profile "${this.profile.name}" did not answer session/new within ${this.profile.handshakeTimeoutMs} ms; raise agentPool.profiles.${this.profile.name}.handshakeTimeoutMs if it is slow to open sessions.`,
+          `Agent profile "${this.profile.name}" did not answer ${method} within ${this.profile.handshakeTimeoutMs} ms; raise agentPool.profiles.${this.profile.name}.handshakeTimeoutMs if it is slow to open sessions.`,
           { profile: this.profile.name, command: this.profile.command, cause: error },
         );
       }
-      throw isAgentRpcError(error) ? this.rpcError('session/new', error) : await this.crashError('session/new', error);
+      if (isAgentRpcError(error) && error.code === RESOURCE_NOT_FOUND) {
+        throw new AgentError('AGENT_SESSION_NOT_FOUND', `Agent profile "${this.profile.name}" no longer has session ${String((params as { sessionId?: string }).sessionId)} (${method}: ${error.message}).`, {
+          profile: this.profile.name,
+          command: this.profile.command,
+          rpcCode: error.code,
+          cause: error,
+        });
+      }
+      throw isAgentRpcError(error) ? this.rpcError(method, error) : await this.crashError(method, error);
     } finally {
       clearTimeout(timer);
     }
@@ -92,7 +148,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     if (this.turns.has(sessionId)) {
       throw new AgentError('AGENT_REQUEST_FAILED', `Agent profile "${this.profile.name}": session ${sessionId} already has a turn open.`, { profile: this.profile.name });
     }
-    const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, costUsd: undefined, updates: new Map() };
+    const turn: OpenTurn = { onEvent: request.onEvent, text: [], sentAt: performance.now(), firstEventAt: undefined, usage: undefined, updates: new Map() };
     this.turns.set(sessionId, turn);
     const { signal } = request;
     // Only when there is a signal: a listener per warm prompt is measurable.
@@ -109,7 +165,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
         text: turn.text.join(''),
         firstEventMs: turn.firstEventAt === undefined ? undefined : turn.firstEventAt - turn.sentAt,
         totalMs: finishedAt - turn.sentAt,
-        usage: usageOf(response, turn.costUsd),
+        usage: this.usageOf(sessionId, response, turn.usage),
       };
     } catch (error) {
       throw isAgentRpcError(error) ? this.rpcError('session/prompt', error) : await this.crashError('a turn', error);
@@ -165,7 +221,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
         event = { kind: 'plan', raw: update };
         break;
       case 'usage_update':
-        if (update.cost?.currency === 'USD') turn.costUsd = update.cost.amount;
+        turn.usage = update;
         event = { kind: 'other', raw: update };
         break;
       default:
@@ -200,6 +256,29 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     }
   }
 
+  /**
+   * Stable ACP v1 has no per-turn tokens (agents on the unstable schema add `usage` to the response);
+   * usage_update's cost is the session's running total, so the turn's cost is the difference from the
+   * total reported before. A total below the last one means the agent started counting afresh.
+   */
+  private usageOf(sessionId: string, response: Acp.PromptResponse, update: Acp.UsageUpdate | undefined): TokenUsage | undefined {
+    const tokens = (response as { usage?: { inputTokens?: number; outputTokens?: number } }).usage;
+    if (!tokens && !update) return undefined;
+    const usage: TokenUsage = { inputTokens: tokens?.inputTokens, outputTokens: tokens?.outputTokens };
+    if (update) {
+      usage.contextUsed = update.used;
+      usage.contextSize = update.size;
+      if (update.cost?.currency === 'USD') {
+        const total = update.cost.amount;
+        const before = this.sessionCosts.get(sessionId) ?? 0;
+        usage.costUsd = total >= before ? roundUsd(total - before) : total;
+        usage.sessionCostUsd = total;
+        this.sessionCosts.set(sessionId, total);
+      }
+    }
+    return usage;
+  }
+
   private rpcError(method: string, error: Acp.RequestError): AgentError {
     const code = classifyAgentFailure(error.message, error.code, error.data);
     const advice = adviceFor(code, this.profile.name);
@@ -215,16 +294,14 @@ function cancelOnAbort(agent: AcpAgent, sessionId: string): () => void {
   return () => void agent.cancel(sessionId);
 }
 
+/** Float differences of running totals (0.03 - 0.02) rounded to a billionth of a dollar. */
+function roundUsd(amount: number): number {
+  return Math.round(amount * 1e9) / 1e9;
+}
+
 /** A JSON-RPC error the agent sent, as opposed to the SDK's own "connection closed". */
 function isAgentRpcError(error: unknown): error is Acp.RequestError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
-}
-
-/** Stable ACP v1 has no per-turn usage; agents on the unstable schema add `usage` to the response. */
-function usageOf(response: Acp.PromptResponse, costUsd: number | undefined): TokenUsage | undefined {
-  const usage = (response as { usage?: { inputTokens?: number; outputTokens?: number } }).usage;
-  if (!usage && costUsd === undefined) return undefined;
-  return { inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, costUsd };
 }
 
 function describeCounts(counts: ReadonlyMap<string, number>): string {
