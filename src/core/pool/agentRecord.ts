@@ -70,7 +70,7 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
   /** The spare's id once it has opened: the lease that takes it then starts its turn without waiting. */
   spareSessionId: string | undefined;
   defaultSession: string | undefined;
-  /** sessionKey -> ACP session id on this process. */
+  /** sessionKey -> the conversation's session id, open on this process (its context lives here). */
   readonly stickySessions = new Map<string, string>();
 
   constructor(
@@ -82,8 +82,22 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
     return this.state !== 'stopped' || this.awaitingRestart;
   }
 
-  info(profile: string): AgentInfo {
+  info(profile: string, conversations?: { values(): Iterable<{ agentId?: string; usage: { contextUsed?: number; contextSize?: number } }> }): AgentInfo {
+    let held = 0;
+    let contextUsed: number | undefined;
+    let contextSize: number | undefined;
+    if (conversations && this.stickySessions.size > 0) {
+      for (const conversation of conversations.values()) {
+        if (conversation.agentId !== this.id) continue;
+        held++;
+        if (conversation.usage.contextUsed !== undefined) contextUsed = (contextUsed ?? 0) + conversation.usage.contextUsed;
+        if (conversation.usage.contextSize !== undefined) contextSize = Math.max(contextSize ?? 0, conversation.usage.contextSize);
+      }
+    }
     return {
+      conversations: held,
+      contextUsed,
+      contextSize,
       id: this.id,
       profile,
       pid: this.pid,

@@ -1,5 +1,6 @@
 import { describeHolders } from '../budget/budget';
 import type { Emitter } from '../common/event';
+import type { ConversationTable } from '../conversations/conversationTable';
 import type { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import type { AgentTable } from './agentTable';
@@ -20,7 +21,7 @@ export interface DispatchHost extends LeaseHost {
   readonly closed: boolean;
   readonly breaker: CircuitBreaker;
   readonly events: Emitter<PoolEvent>;
-  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  readonly conversations: ConversationTable;
   readonly affinity: ModuleAffinity;
   readonly maxAgents: number;
   load(): PoolLoad;
@@ -50,7 +51,7 @@ export class Dispatcher {
     this.routingState = {
       lastPickedOrdinal: -1,
       rng: options.rng,
-      sticky: host.sticky,
+      sticky: host.conversations,
       liveAgentIds: table.liveAgentIds,
       affinity: host.affinity.pairs,
       dedicated: host.affinity.dedicated,
@@ -164,7 +165,9 @@ export class Dispatcher {
     const { host, table } = this;
     while (table.idle.length > 0) {
       if (host.breaker.state === 'open') return undefined;
-      const agent = (request.agentId === undefined ? this.strategy(request, table.idle, this.routingState) : table.idleById.get(request.agentId)) as PooledAgent | undefined;
+      const agent = (
+        request.agentId !== undefined ? table.idleById.get(request.agentId) : request.sessionKey !== undefined ? this.conversationAgent(request) : this.strategy(request, table.idle, this.routingState)
+      ) as PooledAgent | undefined;
       if (!agent) return undefined;
       const health = agent.connection?.health();
       if (!health?.alive || !health.ready) {
@@ -174,6 +177,8 @@ export class Dispatcher {
       const now = host.options.clock.monotonicNow();
       const lease = new Lease(host, agent.id, host.profile, request, now);
       if (host.breaker.state === 'half-open' && !host.breaker.tryPass(lease)) return undefined;
+      // Claimed at hand-out, before its session opens: a second turn of it must wait for this agent.
+      if (request.sessionKey !== undefined) this.claimConversation(request.sessionKey, agent);
       agent.lease = lease;
       agent.leasedAt = now;
       agent.currentTask = task;
@@ -183,6 +188,26 @@ export class Dispatcher {
       return lease;
     }
     return undefined;
+  }
+
+  /**
+   * Where a conversation's turn goes, whatever the strategy: to the agent holding its session, or
+   * nowhere yet while that agent is busy or starting (the turn waits, with the usual timeout and
+   * cancel). The strategy chooses only for a new conversation or one whose agent has gone; that
+   * turn then resumes the session on the agent chosen.
+   */
+  private conversationAgent(request: AcquireOptions): PooledAgent | undefined {
+    const { table } = this;
+    const held = this.host.conversations.get(request.sessionKey!)?.agentId;
+    if (held !== undefined && table.liveAgentIds.has(held)) return table.idleById.get(held);
+    return this.strategy(request, table.idle, this.routingState) as PooledAgent | undefined;
+  }
+
+  private claimConversation(key: string, agent: PooledAgent): void {
+    const conversation = this.host.conversations.open(key);
+    // Sent to another agent on purpose (agentId): the old holder's copy of the session is stale from now on.
+    if (conversation.agentId !== undefined && conversation.agentId !== agent.id) this.table.agents.get(conversation.agentId)?.stickySessions.delete(key);
+    conversation.agentId = agent.id;
   }
 
   /** Why a request for `agentId` can never be served, or undefined while the agent may still come. */
@@ -227,6 +252,12 @@ export class Dispatcher {
   private waitReason(request: AcquireOptions): [WaitReason, string] {
     const { host, supervisor } = this;
     if (host.breaker.state !== 'closed') return ['circuit-open', `the circuit breaker of profile "${host.profile}" is ${host.breaker.state}: ${host.breaker.reason ?? 'no reason recorded'}`];
+    const holder = request.sessionKey === undefined ? undefined : this.host.conversations.get(request.sessionKey)?.agentId;
+    if (holder !== undefined && request.agentId === undefined && this.table.liveAgentIds.has(holder)) {
+      const agent = this.table.agents.get(holder);
+      const doing = agent?.state === 'busy' ? `busy${agent.currentTask ? ` with "${agent.currentTask}"` : ''}` : (agent?.state ?? 'gone');
+      return ['target-agent-busy', `conversation "${request.sessionKey}" waits for agent ${holder}, which holds its session and is ${doing}; a conversation's turns run one at a time on its agent`];
+    }
     if (request.agentId !== undefined) {
       const agent = this.table.agents.get(request.agentId);
       const doing = agent?.awaitingRestart ? 'restarting' : agent?.state === 'busy' ? `busy${agent.currentTask ? ` with "${agent.currentTask}"` : ''}` : (agent?.state ?? 'gone');

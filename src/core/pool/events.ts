@@ -1,9 +1,11 @@
 import type { TokenUsage } from '../agents/adapter';
+import type { ConversationInfo, SessionContinuity } from '../conversations/conversation';
 
 /**
  * What a pool tells the world. The metrics collector, the UI and the CLI build everything they
  * show from these events and from `snapshot()`; they never reach into the pool's internals.
  */
+
 export type AgentState = 'starting' | 'idle' | 'busy' | 'draining' | 'recycling' | 'unhealthy' | 'stopped';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -11,6 +13,11 @@ export type CircuitState = 'closed' | 'open' | 'half-open';
 export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'timed-out';
 
 export interface AgentInfo {
+  /** Conversations whose session this agent's process holds. */
+  conversations?: number;
+  /** Context in use against the window, summed over the conversations it holds ("15k/200k (7.5%)" in the UI). */
+  contextUsed?: number;
+  contextSize?: number;
   id: string;
   profile: string;
   pid?: number;
@@ -35,6 +42,8 @@ export interface PoolSnapshot {
   /** `retryAt`: wall-clock ms when an open circuit lets one trial through, for display ("until 12:03"). */
   circuit: { state: CircuitState; reason?: string; retryAt?: number };
   closed: boolean;
+  /** This pool's conversations. */
+  conversations?: ConversationInfo[];
 }
 
 export type PoolEvent =
@@ -70,7 +79,20 @@ export type PoolEvent =
   /** A crashed agent's restart under the same id (crash restarts only; see user-restart). */
   | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number }
   /** The user asked for a restart: no backoff, no crash, no circuit verdict; counted on its own. */
-  | { type: 'user-restart'; agentId: string; profile: string };
+  | { type: 'user-restart'; agentId: string; profile: string }
+  | {
+      type: 'conversation';
+      profile: string;
+      key: string;
+      /**
+       * What happened: a turn's session was `started`, `kept`, `resumed`, `loaded`, or the conversation
+       * went on without its context (`context-lost`, with `reason`); `turn`: a turn ended (usage
+       * updated); `closed`: the conversation was ended.
+       */
+      change: SessionContinuity | 'turn' | 'closed';
+      reason?: string;
+      conversation: ConversationInfo;
+    };
 
 /** Why an agent got a new process: a crash, the user's request, or a recycle (new process, new id). */
 export type RestartReason = 'crash' | 'user' | 'recycle';

@@ -1,4 +1,5 @@
 import type { AgentStreamEvent, PromptResult } from '../agents/adapter';
+import type { SessionContinuity } from '../conversations/conversation';
 import { PoolError } from './errors';
 import type { RouteRequest } from './routers/agentRouters';
 
@@ -23,14 +24,23 @@ export interface TurnOptions {
   signal?: AbortSignal;
 }
 
+/** What a leased turn gives back: the answer, its session, and how that session continued the conversation. */
+export type TurnResult = PromptResult & {
+  sessionId: string;
+  /** For a conversation's turn: kept, started, resumed, loaded, or context-lost (then `contextLost` says why). */
+  continuity?: SessionContinuity;
+  contextLost?: string;
+};
+
 export interface LeaseHost {
-  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }>;
+  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult>;
   releaseLease(lease: Lease): void;
 }
 
 /**
- * Exclusive use of one agent until `release()`. Turns run one at a time; a lease whose agent died
- * rejects further turns with POOL_AGENT_LOST (the conversation moves on the next acquire).
+ * Exclusive use of one agent until `release()`. Turns run one at a time, all in the lease's one
+ * session (its conversation's, with `sessionKey`); a lease whose agent died rejects further turns
+ * with POOL_AGENT_LOST (a conversation resumes on the next acquire).
  */
 export class Lease {
   private releasedFlag = false;
@@ -50,7 +60,7 @@ export class Lease {
     return this.releasedFlag;
   }
 
-  async prompt(text: string, options: TurnOptions = {}): Promise<PromptResult & { sessionId: string }> {
+  async prompt(text: string, options: TurnOptions = {}): Promise<TurnResult> {
     if (this.releasedFlag) throw new PoolError('POOL_LEASE_RELEASED', `the lease on agent ${this.agentId} was already released`);
     if (this.turnOpen) throw new PoolError('POOL_LEASE_RELEASED', `agent ${this.agentId} is still running a turn for this lease; wait for it first`);
     this.turnOpen = true;

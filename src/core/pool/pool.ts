@@ -1,5 +1,6 @@
-import type { PromptResult } from '../agents/adapter';
 import { Emitter, type Disposable } from '../common/event';
+import type { ConversationInfo } from '../conversations/conversation';
+import { ConversationTable, type AdoptedConversation } from '../conversations/conversationTable';
 import { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import { AgentTable } from './agentTable';
@@ -8,7 +9,7 @@ import { CircuitBreaker } from './policies/circuitBreaker';
 import { Dispatcher } from './dispatcher';
 import { PoolError } from './errors';
 import type { AgentState, PoolEvent, PoolSnapshot } from './events';
-import type { AcquireOptions, Lease, LeaseHost, TurnOptions } from './lease';
+import type { AcquireOptions, Lease, LeaseHost, TurnOptions, TurnResult } from './lease';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options';
 import { RecycleMonitor, recycleReason } from './policies/recycler';
 import { shutdownPool } from './shutdown';
@@ -17,7 +18,8 @@ import { TurnRunner } from './turnRunner';
 
 export interface RunOptions extends AcquireOptions, TurnOptions {}
 
-export type RunResult = PromptResult & { agentId: string; sessionId: string };
+export type RunResult = TurnResult & { agentId: string };
+export type { TurnResult };
 
 /**
  * A pool of warm agent processes of one profile. This class holds the public API and the size
@@ -34,7 +36,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   readonly events = new Emitter<PoolEvent>();
   readonly onDidEvent = this.events.event;
   readonly breaker: CircuitBreaker;
-  readonly sticky = new Map<string, { agentId: string; sessionId?: string }>();
+  readonly conversations: ConversationTable;
   readonly affinity: ModuleAffinity;
   closed = false;
 
@@ -55,6 +57,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     this.maxLimit = this.options.maxAgents;
     this.affinity = new ModuleAffinity(this.options.dedicatedPairs && this.options.strategy === 'module-affinity');
     this.table = new AgentTable(this.options.profile.name, this.events);
+    this.conversations = new ConversationTable(this.options.profile.name, () => this.options.clock.wallNow());
     this.breaker = new CircuitBreaker(
       { failureThreshold: this.options.circuitFailureThreshold, cooldownMs: this.options.circuitCooldownMs, clock: this.options.clock },
       (state, reason) => this.onCircuitChange(state, reason),
@@ -132,7 +135,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     }
   }
 
-  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<PromptResult & { sessionId: string }> {
+  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult> {
     return this.turns.run(lease, text, options);
   }
 
@@ -200,7 +203,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     const from = staying.length + this.supervisor.pendingSpawns;
     const excess = from - maxAgents;
     if (excess > 0) {
-      staying.sort((a, b) => rankForStopping(a) - rankForStopping(b) || a.lastReleasedAt - b.lastReleasedAt);
+      // Agents holding no conversation go first: a conversation resumes elsewhere, but that is not free.
+      staying.sort((a, b) => rankForStopping(a) - rankForStopping(b) || a.stickySessions.size - b.stickySessions.size || a.lastReleasedAt - b.lastReleasedAt);
       this.events.fire({ type: 'scale', profile: this.profile, direction: 'down', from, to: from - excess, reason: `maxAgents set to ${maxAgents}`, at: this.options.clock.wallNow() });
       for (const agent of staying.slice(0, excess)) this.stopAgent(agent.id);
     }
@@ -251,11 +255,39 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     return restarted;
   }
 
-  /** Forgets a conversation's binding to an agent and session. */
-  forgetSession(sessionKey: string): void {
-    const binding = this.sticky.get(sessionKey);
-    this.sticky.delete(sessionKey);
-    if (binding) this.agents.get(binding.agentId)?.stickySessions.delete(sessionKey);
+  /** A conversation of this pool, as it stands. */
+  conversation(key: string): ConversationInfo | undefined {
+    return this.conversations.get(key)?.info();
+  }
+
+  /**
+   * Takes over a conversation another window or process recorded, so its next turn here resumes
+   * the recorded session. An agent here holding an older copy of it lets go of that copy.
+   */
+  adoptConversation(record: AdoptedConversation): void {
+    const stale = this.conversations.adopt(record);
+    if (stale !== undefined) this.agents.get(stale)?.stickySessions.delete(record.key);
+  }
+
+  /**
+   * Ends a conversation: its session is closed with `session/close` where the agent supports it (so
+   * idle agents do not pile up sessions), and the next turn with its key starts a new one. Resolves
+   * true when it existed here.
+   */
+  async closeConversation(key: string): Promise<boolean> {
+    const conversation = this.conversations.delete(key);
+    if (!conversation) return false;
+    const holder = conversation.agentId === undefined ? undefined : this.agents.get(conversation.agentId);
+    const heldSession = holder?.stickySessions.get(key);
+    holder?.stickySessions.delete(key);
+    // Not held by a process here (it went, or another window served it): any agent able to close sessions will do.
+    const closer = heldSession !== undefined ? holder : conversation.sessionId !== undefined ? this.table.idle.find((agent) => agent.connection?.sessionSupport?.().close) : undefined;
+    const sessionId = heldSession ?? conversation.sessionId;
+    if (closer?.connection?.closeSession && sessionId !== undefined) {
+      await closer.connection.closeSession(sessionId).catch((error: unknown) => this.options.log?.('warn', `closing session ${sessionId} of conversation "${key}": ${String(error)}`));
+    }
+    this.events.fire({ type: 'conversation', profile: this.profile, key, change: 'closed', conversation: { ...conversation.info(), agentId: undefined } });
+    return true;
   }
 
   snapshot(): PoolSnapshot {
@@ -264,10 +296,11 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       minAgents: this.minLimit,
       maxAgents: this.maxLimit,
       strategy: this.options.strategy,
-      agents: [...this.agents.values()].map((agent) => agent.info(this.profile)),
+      agents: [...this.agents.values()].map((agent) => agent.info(this.profile, this.conversations)),
       queueDepth: this.dispatcher.queued,
       circuit: { state: this.breaker.state, reason: this.breaker.reason, retryAt: this.breaker.retryAt },
       closed: this.closed,
+      conversations: [...this.conversations.values()].map((conversation) => conversation.info()),
     };
   }
 
@@ -326,7 +359,11 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     const load = this.load();
     if (this.closed || !this.options.autoscale || !isUnderused(load)) return;
     let victim: PooledAgent | undefined;
-    for (const agent of this.table.idle) if (!victim || agent.lastReleasedAt < victim.lastReleasedAt) victim = agent;
+    // The idle agent holding the fewest conversations, the longest idle among those.
+    for (const agent of this.table.idle) {
+      const held = agent.stickySessions.size;
+      if (!victim || held < victim.stickySessions.size || (held === victim.stickySessions.size && agent.lastReleasedAt < victim.lastReleasedAt)) victim = agent;
+    }
     if (!victim) return;
     const reason = `utilization below 20% for ${this.options.scaleDownAfterMs} ms`;
     this.events.fire({ type: 'scale', profile: this.profile, direction: 'down', from: load.live, to: load.live - 1, reason, at: this.options.clock.wallNow() });

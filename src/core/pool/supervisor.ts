@@ -3,6 +3,7 @@ import { describeHolders } from '../budget/budget';
 import type { TimerHandle } from '../common/clock';
 import { errorMessage } from '../common/errors';
 import type { Emitter } from '../common/event';
+import type { ConversationTable } from '../conversations/conversationTable';
 import type { ModuleAffinity } from './routers/affinity';
 import { PooledAgent } from './agentRecord';
 import { restartDelay } from './policies/backoff';
@@ -16,8 +17,8 @@ export interface SupervisedPool {
   readonly options: ResolvedPoolOptions;
   readonly agents: Map<string, PooledAgent>;
   readonly events: Emitter<PoolEvent>;
-  /** sessionKey -> agent: a binding dies with the agent's process (its sessions die with it). */
-  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  /** The conversations: an agent's process that goes lets go of them, and they resume elsewhere. */
+  readonly conversations: ConversationTable;
   /** Module-pair scores and dedications: like sessions, they belong to one process. */
   readonly affinity: ModuleAffinity;
   readonly breaker: CircuitBreaker;
@@ -374,12 +375,13 @@ export class Supervisor {
     }
   }
 
-  /** Drops the old process from the agent, with the conversations and module pairs bound to it (its context died with it). */
+  /**
+   * Drops the old process from the agent with the module pairs it learned (they died with it). Its
+   * conversations keep their session ids: their next turns resume them on another process.
+   */
   private detach(agent: PooledAgent): void {
     this.pool.affinity.forgetAgent(agent.id);
-    for (const sessionKey of agent.stickySessions.keys()) {
-      if (this.pool.sticky.get(sessionKey)?.agentId === agent.id) this.pool.sticky.delete(sessionKey);
-    }
+    this.pool.conversations.unbindAgent(agent.id);
     agent.detachProcess();
   }
 

@@ -1,10 +1,12 @@
 import type { PromptResult } from '../agents/adapter';
+import type { SessionContinuity } from '../conversations/conversation';
+import type { ConversationTable } from '../conversations/conversationTable';
 import { errorMessage } from '../common/errors';
 import type { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import { errorCode, PoolError } from './errors';
 import type { TurnOutcome } from './events';
-import type { Lease, TurnOptions } from './lease';
+import type { Lease, TurnOptions, TurnResult } from './lease';
 import type { SupervisedPool, Supervisor } from './supervisor';
 import { SupervisedTurn, type TurnHooks } from './turn';
 import { TurnWatchdog } from './watchdog';
@@ -14,9 +16,18 @@ const CIRCUIT_TRIPPING_CODES = new Set(['AGENT_RATE_LIMITED', 'AGENT_AUTH_REQUIR
 const TIMEOUT_CODES = new Set(['TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
 
 export interface TurnPool extends SupervisedPool {
-  readonly sticky: Map<string, { agentId: string; sessionId?: string }>;
+  readonly conversations: ConversationTable;
   readonly affinity: ModuleAffinity;
 }
+
+/** The session a turn runs in, and for a conversation's turn how it continued the conversation. */
+interface ChosenSession {
+  sessionId: string;
+  continuity?: SessionContinuity;
+  contextLost?: string;
+}
+
+
 
 /**
  * One turn on a leased agent: picks the session (sticky, fresh or reused), runs the prompt under
@@ -33,7 +44,7 @@ export class TurnRunner {
   }
 
   /** `startedAt`: run() passes the lease's hand-out time, taken a moment before, to save a clock read. */
-  async run(lease: Lease, text: string, options: TurnOptions, startedAt?: number): Promise<PromptResult & { sessionId: string }> {
+  async run(lease: Lease, text: string, options: TurnOptions, startedAt?: number): Promise<TurnResult> {
     const { pool } = this;
     const { clock } = pool.options;
     const agent = pool.agents.get(lease.agentId);
@@ -46,9 +57,13 @@ export class TurnRunner {
     let result: PromptResult | undefined;
     const turn: NonNullable<PooledAgent['turn']> = { sessionId: '' };
     agent.turn = turn;
+    let chosen: ChosenSession | undefined;
     try {
       const readySession = this.readySession(agent, lease);
-      const sessionId = readySession ?? (await this.sessionFor(agent, lease));
+      chosen = readySession === undefined ? await this.sessionFor(agent, lease) : undefined;
+      const sessionId = readySession ?? chosen!.sessionId;
+      // Every prompt of a lease runs in its one session.
+      lease.sessionId = sessionId;
       turn.sessionId = sessionId;
       if (turn.abandoned) throw turn.abandoned;
       if (agent.turn !== turn) throw lostError(agent, lease);
@@ -57,8 +72,11 @@ export class TurnRunner {
       const request = { sessionId, text, onEvent: options.onEvent, signal: options.signal };
       result = await new SupervisedTurn(connection, request, pool.options, this.hooksFor(agent, sessionId), this.watchdog, promptAt).run(turn);
       outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
-      (result as PromptResult & { sessionId: string }).sessionId = sessionId;
-      return result as PromptResult & { sessionId: string };
+      const leased = result as TurnResult;
+      leased.sessionId = sessionId;
+      if (chosen?.continuity !== undefined) leased.continuity = chosen.continuity;
+      if (chosen?.contextLost !== undefined) leased.contextLost = chosen.contextLost;
+      return leased;
     } catch (error) {
       const code = errorCode(error);
       // POOL_AGENT_LOST: the user restarted the agent mid-turn; neither the agent's nor the profile's fault.
@@ -75,6 +93,12 @@ export class TurnRunner {
         pool.breaker.recordSuccess();
         this.supervisor.consecutiveCrashes = 0;
         pool.affinity.recordSuccess(agent.id, lease.request.sourceModule, lease.request.targetModule);
+      }
+      const { sessionKey } = lease.request;
+      const conversation = sessionKey === undefined ? undefined : pool.conversations.get(sessionKey);
+      if (conversation && outcome !== 'failed' && conversation.sessionId === turn.sessionId) {
+        conversation.recordTurn(result?.usage, clock.wallNow());
+        pool.events.fire({ type: 'conversation', profile: lease.profile, key: conversation.key, change: 'turn', conversation: conversation.info() });
       }
       pool.events.fire({
         type: 'turn-finished',
@@ -112,23 +136,60 @@ export class TurnRunner {
     };
   }
 
-  /** The session at hand without waiting: the agent's own in 'reuse' mode, the opened spare in 'fresh' mode. */
+  /**
+   * The session at hand without waiting: the lease's own after its first prompt, else the agent's
+   * own in 'reuse' mode or the opened spare in 'fresh' mode.
+   */
   private readySession(agent: PooledAgent, lease: Lease): string | undefined {
     if (lease.request.sessionKey !== undefined) return undefined;
+    if (lease.sessionId !== undefined) return lease.sessionId;
     return this.pool.options.sessionMode === 'reuse' ? agent.defaultSession : agent.takeOpenedSpare();
   }
 
-  private async sessionFor(agent: PooledAgent, lease: Lease): Promise<string> {
+  private async sessionFor(agent: PooledAgent, lease: Lease): Promise<ChosenSession> {
     const { sessionKey } = lease.request;
     const { cwd, sessionMode } = this.pool.options;
-    if (sessionKey === undefined) return agent.takeSession(sessionMode, cwd);
-    let sessionId = agent.stickySessions.get(sessionKey);
-    if (!sessionId) {
-      sessionId = await agent.connection!.openSession({ cwd });
-      agent.stickySessions.set(sessionKey, sessionId);
+    if (sessionKey === undefined) return { sessionId: await agent.takeSession(sessionMode, cwd) };
+    const held = agent.stickySessions.get(sessionKey);
+    if (held !== undefined) return { sessionId: held, continuity: 'kept' };
+    const conversation = this.pool.conversations.open(sessionKey);
+    const chosen = await this.continueConversation(agent, conversation);
+    if (agent.connection === undefined || this.pool.conversations.get(sessionKey) !== conversation) throw lostError(agent, lease);
+    agent.stickySessions.set(sessionKey, chosen.sessionId);
+    conversation.agentId = agent.id;
+    if (chosen.continuity === 'context-lost') conversation.loseContext(chosen.sessionId, chosen.contextLost!);
+    else conversation.sessionId = chosen.sessionId;
+    this.pool.events.fire({ type: 'conversation', profile: this.pool.options.profile.name, key: sessionKey, change: chosen.continuity!, reason: chosen.contextLost, conversation: conversation.info() });
+    return chosen;
+  }
+
+  /**
+   * A conversation's session on an agent whose process does not hold it: a new one for a new
+   * conversation; otherwise the recorded session, resumed (`session/resume`, else `session/load`).
+   * Where the agent can resume nothing, or no longer has the session, a new session, and the reason
+   * the earlier context is gone, for the caller to say plainly.
+   */
+  private async continueConversation(agent: PooledAgent, conversation: { sessionId: string | undefined; usage: { sessionCostUsd?: number } }): Promise<ChosenSession> {
+    const connection = agent.connection!;
+    const { cwd } = this.pool.options;
+    const previous = conversation.sessionId;
+    if (previous === undefined) return { sessionId: await connection.openSession({ cwd }), continuity: 'started' };
+    const support = connection.sessionSupport?.();
+    let why: string;
+    if (connection.resumeSession && support && (support.resume || support.load)) {
+      try {
+        const how = await connection.resumeSession({ sessionId: previous, cwd, sessionCostUsd: conversation.usage.sessionCostUsd });
+        return { sessionId: previous, continuity: how };
+      } catch (error) {
+        // Lost connection or timeout: the turn fails like any other; only "cannot resume this" goes on without context.
+        const code = errorCode(error);
+        if (code !== 'AGENT_SESSION_NOT_FOUND' && code !== 'AGENT_REQUEST_FAILED') throw error;
+        why = `agent ${agent.id} could not resume session ${previous}: ${errorMessage(error)}`;
+      }
+    } else {
+      why = `profile "${this.pool.options.profile.name}" cannot resume sessions (its agent advertises neither session/resume nor session/load), and the process that held session ${previous} is gone`;
     }
-    this.pool.sticky.set(sessionKey, { agentId: agent.id, sessionId });
-    return sessionId;
+    return { sessionId: await connection.openSession({ cwd }), continuity: 'context-lost', contextLost: why };
   }
 
   /** The watchdog or deadline fired: ask the agent to cancel, give it the grace, then kill its process group. */

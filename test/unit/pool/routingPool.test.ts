@@ -13,7 +13,7 @@ describe('agent pool routing with real demo agents', function () {
   this.timeout(20_000);
   afterEach(closeAll);
 
-  it('sticky session keeps a conversation on one agent and session, and moves it when the agent dies', async () => {
+  it('sticky session keeps a conversation on one agent and session, and resumes that session when the agent dies', async () => {
     const clock = new ManualClock();
     const pool = demoPool({ clock, strategy: 'sticky-session', minAgents: 2, maxAgents: 2, autoscale: false, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 });
     await pool.start();
@@ -26,9 +26,12 @@ describe('agent pool routing with real demo agents', function () {
     const stopped = nextEvent(pool, 'agent-state', (e) => e.agentId === first.agentId && e.to === 'stopped');
     process.kill(pid, 'SIGKILL');
     await stopped;
-    const moved = await pool.run('after the crash', { sessionKey: 'chat-1' });
+    const moved = await pool.run('/demo recall', { sessionKey: 'chat-1' });
     assert.notEqual(moved.agentId, first.agentId);
-    assert.notEqual(moved.sessionId, first.sessionId);
+    // Issue 12 replaced "the session id changes": the other agent resumes the same session, with its context.
+    assert.equal(moved.sessionId, first.sessionId);
+    assert.equal(moved.continuity, 'resumed');
+    assert.equal(moved.text, 'hello\nagain');
     const followUp = await pool.run('follow-up', { sessionKey: 'chat-1' });
     assert.deepEqual([followUp.agentId, followUp.sessionId], [moved.agentId, moved.sessionId]);
   });

@@ -30,8 +30,8 @@ export interface RoutingState {
   /** Ordinal of the agent picked last, for round-robin. */
   readonly lastPickedOrdinal: number;
   readonly rng: () => number;
-  /** sessionKey -> agent holding that conversation. */
-  readonly sticky: ReadonlyMap<string, { agentId: string }>;
+  /** sessionKey -> the agent holding that conversation, if one does. */
+  readonly sticky: { get(sessionKey: string): { readonly agentId?: string } | undefined };
   /** Agents that are alive (any state but stopped), so sticky can tell "busy, wait" from "gone, move". */
   readonly liveAgentIds: ReadonlySet<string>;
   /** pairKey -> successful turns per agent for that pair, best first. */
@@ -109,11 +109,11 @@ export const powerOfTwoChoices: RoutingStrategy = (_request, candidates, state) 
 
 /** Keeps a conversation on its agent; waits while that agent is busy; moves it only when the agent is gone. */
 export const stickySession: RoutingStrategy = (request, candidates, state) => {
-  const bound = request.sessionKey === undefined ? undefined : state.sticky.get(request.sessionKey);
-  if (bound) {
-    const agent = candidateById(bound.agentId, candidates, state);
+  const held = request.sessionKey === undefined ? undefined : state.sticky.get(request.sessionKey)?.agentId;
+  if (held !== undefined) {
+    const agent = candidateById(held, candidates, state);
     if (agent) return agent;
-    if (state.liveAgentIds.has(bound.agentId)) return undefined;
+    if (state.liveAgentIds.has(held)) return undefined;
   }
   return leastBusy(request, candidates, state);
 };
