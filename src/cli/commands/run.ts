@@ -118,6 +118,8 @@ async function runTurn(
   };
   const { settings, problems } = readSettings((key) => values[key]);
   if (problems.length) throw new CliError(problems.join('\n'), ExitCode.usage);
+  // Held back until start-up has shown whether the directory is usable at all.
+  let startLog: string[] | undefined = [];
   const service = new AgentPoolService({
     settings,
     workspace: { name: `agent-pool run (${basename(process.cwd())})`, folders: [process.cwd()] },
@@ -127,11 +129,19 @@ async function runTurn(
     spawnBlockedReason: () => undefined,
     permissionHandler: permissions.handler,
     log: (level, message) => {
-      if (level === 'error' || level === 'warn' || options.verbose) io.err(`[${level}] ${message}\n`);
+      if (level !== 'error' && level !== 'warn' && !options.verbose) return;
+      if (startLog) startLog.push(`[${level}] ${message}\n`);
+      else io.err(`[${level}] ${message}\n`);
     },
   });
   created(service);
   await service.start();
+  // Without a usable directory there is no budget to take a slot from: say so now, not after --wait,
+  // and once: the registry's and budget's own lines about the same directory are dropped.
+  const budgetProblem = service.budget().unavailableReason;
+  if (budgetProblem) throw new CliError(`${budgetProblem}\nOn the command line, choose another registry directory with --dir <path>.`, ExitCode.failure);
+  for (const line of startLog) io.err(line);
+  startLog = undefined;
   if (service.registrationProblem) output.notice(`agent-pool: running unregistered: ${service.registrationProblem}`);
   throwIfAborted(signal);
   await service.startPool(profile.name, { minAgents: 1, maxAgents: 1, autoscale: false });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError } from '../../../src/core/agents/agentError';
@@ -91,6 +91,17 @@ describe('exit codes of the built binary', function () {
     assert.equal(badWait.code, 2);
     assert.match(badWait.stderr, /"soon" is not a duration/);
     assert.equal((await runBuiltCli(['no-such-command'])).code, 2);
+  });
+
+  it('1 at once when the registry directory is unusable, said once with the flag to use', async () => {
+    const notADirectory = join(dir, 'a-file');
+    writeFileSync(notADirectory, '');
+    const started = Date.now();
+    const result = await runBuiltCli(['--dir', notADirectory, 'run', '--profile', 'demo', '--wait', '30s', 'hi']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.ok(Date.now() - started < 25_000, 'it failed without waiting out --wait');
+    assert.match(result.stderr, /a-file cannot be used[\s\S]*--dir <path>/);
+    assert.equal(result.stderr.match(/cannot be used/g)?.length, 1, `the problem is told once:\n${result.stderr}`);
   });
 
   it('3 when the shared budget stays exhausted, naming the flags that help', async () => {
