@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
+import { integerRow } from '../core/config/settingsTable';
 import { formatJson } from '../core/metrics/formats';
 import { toPrometheus } from '../core/metrics/prometheus';
 import type { AgentPoolService } from '../core/service/agentPoolService';
@@ -175,7 +176,7 @@ async function askLimits(profile: string, min: number, max: number): Promise<{ m
     title: `Agent Pool: Scale ${profile}`,
     prompt: 'Warm minimum and maximum agents, e.g. "1-4"',
     value: `${min}-${max}`,
-    validateInput: (text) => (parseLimits(text) ? undefined : 'Enter two whole numbers "min-max" with 0 ≤ min ≤ max and max ≥ 1, e.g. 1-4'),
+    validateInput: (text) => (parseLimits(text) ? undefined : `Enter two whole numbers "min-max" with 0 ≤ min ≤ max, 1 ≤ max ≤ ${integerRow('pool.maxAgents').max}, e.g. 1-4`),
   });
   return answer === undefined ? undefined : parseLimits(answer);
 }

@@ -1,114 +1,73 @@
-import manifest from '../../../package.json';
+import { SECTION, SETTING_ROWS, settingName, type PoolSettings, type SettingRow, type Settings } from './settingsTable';
+
+export { SECTION, type PoolSettings, type Settings } from './settingsTable';
 
 /**
- * The extension's settings, read through a `get(key)` function so the same validation serves VS Code
- * (workspace configuration) and tests. The limits are the manifest's own schema, so the settings UI
- * and this check can never disagree. A bad value never takes effect: the previous valid value (or the
- * default) stays, and a problem names the setting, the value and what is allowed.
+ * Reads the extension's settings through a `get(key)` function, so the same validation serves VS
+ * Code (workspace configuration), the CLI and tests. Every limit comes from the settings table,
+ * which package.json's schema is tested against, so the settings UI and this check never disagree.
+ * A bad value never takes effect: the previous valid value (or the default) stays, and a problem
+ * names the setting, the value and what is allowed.
  */
-export interface PoolSettings {
-  minAgents: number;
-  maxAgents: number;
-  strategy: string;
-  queueLimit: number;
-  acquireTimeoutMs: number;
-  idleWatchdogMs: number;
-  turnDeadlineMs: number;
-  scaleDownAfterMs: number;
-  recycleMaxAgeMs: number;
-  recycleMaxTurns: number;
-  recycleMaxMemoryBytes: number;
-}
-
-export interface Settings {
-  /** Raw user profiles by name; validated by the agents layer, which knows the adapters. */
-  profiles: Record<string, unknown>;
-  defaultProfile: string;
-  pool: PoolSettings;
-  maxAgentsTotal: number;
-  maxAgentsPerWindow: number;
-  registryDirectory: string;
-  heartbeatIntervalMs: number;
-}
-
 export interface SettingsResult {
   settings: Settings;
   /** One sentence per rejected value, naming the setting. */
   problems: string[];
 }
 
-type Schema = { type: string; default: unknown; minimum?: number; maximum?: number; enum?: string[] };
-const SCHEMA = manifest.contributes.configuration.properties as unknown as Record<string, Schema>;
-
-export const SECTION = 'agentPool';
-
 /** Reads and validates every setting; `previous` supplies the last valid value for a rejected one. */
 export function readSettings(get: (key: string) => unknown, previous?: Settings): SettingsResult {
   const problems: string[] = [];
-  const pick = <T>(key: string, fallback: T | undefined): T => {
-    const fullKey = `${SECTION}.${key}`;
-    const schema = SCHEMA[fullKey];
-    if (!schema) throw new Error(`setting ${fullKey} is not in package.json`);
-    const value = get(key);
-    const fallbackValue = (fallback ?? schema.default) as T;
-    if (value === undefined || value === null) return schema.default as T;
-    const problem = checkValue(value, schema);
-    if (problem) {
-      problems.push(`Setting ${fullKey}: ${problem}, got ${JSON.stringify(value)}. Using ${JSON.stringify(fallbackValue)} until it is fixed.`);
-      return fallbackValue;
-    }
-    return value as T;
-  };
-  const prev = previous?.pool;
-  const minutes = 60_000;
-  const pool: PoolSettings = {
-    minAgents: pick('pool.minAgents', prev?.minAgents),
-    maxAgents: pick('pool.maxAgents', prev?.maxAgents),
-    strategy: pick('pool.strategy', prev?.strategy),
-    queueLimit: pick('pool.queueLimit', prev?.queueLimit),
-    acquireTimeoutMs: pick('pool.acquireTimeoutMs', prev?.acquireTimeoutMs),
-    idleWatchdogMs: pick<number>('pool.idleWatchdogSeconds', prev && prev.idleWatchdogMs / 1000) * 1000,
-    turnDeadlineMs: pick<number>('pool.turnDeadlineSeconds', prev && prev.turnDeadlineMs / 1000) * 1000,
-    scaleDownAfterMs: pick<number>('pool.scaleDownAfterSeconds', prev && prev.scaleDownAfterMs / 1000) * 1000,
-    recycleMaxAgeMs: pick<number>('recycle.maxAgeMinutes', prev && prev.recycleMaxAgeMs / minutes) * minutes,
-    recycleMaxTurns: pick('recycle.maxTurns', prev?.recycleMaxTurns),
-    recycleMaxMemoryBytes: pick<number>('recycle.maxMemoryMB', prev && prev.recycleMaxMemoryBytes / 2 ** 20) * 2 ** 20,
-  };
-  if (pool.minAgents > pool.maxAgents) {
-    problems.push(
-      `Setting ${SECTION}.pool.minAgents (${pool.minAgents}) is above ${SECTION}.pool.maxAgents (${pool.maxAgents}). ` +
-        `Keeping ${pool.maxAgents} warm at most; lower minAgents or raise maxAgents.`,
-    );
-    pool.minAgents = pool.maxAgents;
+  const service: Record<string, unknown> = {};
+  const pool: Record<string, unknown> = {};
+  for (const row of SETTING_ROWS) {
+    const factor = 'pool' in row.feeds ? (row.feeds.factor ?? 1) : 1;
+    const previousValue = previous === undefined ? undefined : settingValue(previous, row);
+    const fallback = previousValue === undefined ? row.default : typeof previousValue === 'number' ? previousValue / factor : previousValue;
+    const value = pick(row, get(row.key), fallback, problems);
+    if ('pool' in row.feeds) pool[row.feeds.pool] = typeof value === 'number' ? value * factor : value;
+    else service[row.feeds.service] = value;
   }
-  const settings: Settings = {
-    profiles: pick('profiles', previous?.profiles),
-    defaultProfile: pick('defaultProfile', previous?.defaultProfile),
-    pool,
-    maxAgentsTotal: pick('maxAgentsTotal', previous?.maxAgentsTotal),
-    maxAgentsPerWindow: pick('maxAgentsPerWindow', previous?.maxAgentsPerWindow),
-    registryDirectory: pick('registryDirectory', previous?.registryDirectory),
-    heartbeatIntervalMs: pick('heartbeatIntervalMs', previous?.heartbeatIntervalMs),
-  };
+  const settings = { ...service, pool } as unknown as Settings;
+  const sizes: PoolSettings = settings.pool;
+  if (sizes.minAgents > sizes.maxAgents) {
+    problems.push(
+      `Setting ${SECTION}.pool.minAgents (${sizes.minAgents}) is above ${SECTION}.pool.maxAgents (${sizes.maxAgents}). ` +
+        `Keeping ${sizes.maxAgents} warm at most; lower minAgents or raise maxAgents.`,
+    );
+    sizes.minAgents = sizes.maxAgents;
+  }
   return { settings, problems };
 }
 
-function checkValue(value: unknown, schema: Schema): string | undefined {
-  switch (schema.type) {
+/** The value `settings` holds for `row`, in the unit of what it feeds (a pool option's ms, bytes). */
+export function settingValue(settings: Settings, row: SettingRow): unknown {
+  return 'pool' in row.feeds ? (settings.pool as Record<string, unknown>)[row.feeds.pool] : (settings as unknown as Record<string, unknown>)[row.feeds.service];
+}
+
+function pick(row: SettingRow, value: unknown, fallback: unknown, problems: string[]): unknown {
+  if (value === undefined || value === null) return row.default;
+  const problem = checkValue(value, row);
+  if (!problem) return value;
+  problems.push(`Setting ${settingName(row)}: ${problem}, got ${JSON.stringify(value)}. Using ${JSON.stringify(fallback)} until it is fixed.`);
+  return fallback;
+}
+
+function checkValue(value: unknown, row: SettingRow): string | undefined {
+  switch (row.type) {
     case 'integer':
-    case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';
-      if (schema.type === 'integer' && !Number.isInteger(value)) return 'must be a whole number';
-      if (schema.minimum !== undefined && value < schema.minimum) return `must be at least ${schema.minimum}`;
-      if (schema.maximum !== undefined && value > schema.maximum) return `must be at most ${schema.maximum}`;
+      if (!Number.isInteger(value)) return 'must be a whole number';
+      if (value < row.min) return `must be at least ${row.min}`;
+      if (value > row.max) return `must be at most ${row.max}`;
       return undefined;
     case 'string':
       if (typeof value !== 'string') return 'must be text';
-      if (schema.enum && !schema.enum.includes(value)) return `must be one of ${schema.enum.join(', ')}`;
+      if (row.enum && !row.enum.includes(value)) return `must be one of ${row.enum.join(', ')}`;
       return undefined;
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'must be true or false';
     case 'object':
       return typeof value === 'object' && !Array.isArray(value) ? undefined : 'must be an object';
-    default:
-      return undefined;
   }
 }

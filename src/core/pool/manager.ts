@@ -11,34 +11,12 @@ import { pairKey } from './routers/affinity';
 import { POOL_ROUTERS, type CrossPoolRouting } from './routers/poolRouters';
 
 /** The plain-JSON part of a pool's options: what survives a window reload. */
-export type PoolConfig = { profile: string } & Partial<
-  Pick<
-    PoolOptions,
-    | 'minAgents'
-    | 'maxAgents'
-    | 'strategy'
-    | 'dedicatedPairs'
-    | 'sessionMode'
-    | 'queueLimit'
-    | 'acquireTimeoutMs'
-    | 'idleWatchdogMs'
-    | 'turnDeadlineMs'
-    | 'cancelGraceMs'
-    | 'killGraceMs'
-    | 'shutdownGraceMs'
-    | 'autoscale'
-    | 'scaleDownAfterMs'
-    | 'recycleMaxAgeMs'
-    | 'recycleMaxTurns'
-    | 'recycleMaxMemoryBytes'
-    | 'memorySamplesOverLimit'
-    | 'memorySampleIntervalMs'
-    | 'restartBaseDelayMs'
-    | 'restartMaxDelayMs'
-    | 'circuitFailureThreshold'
-    | 'circuitCooldownMs'
-  >
->;
+export type PoolConfig = { profile: string } & Partial<Omit<PoolOptions, 'profile' | PoolWiring>>;
+
+/** The options that are not plain JSON: the manager's `shared` supplies them to every pool. */
+type PoolWiring = 'createConnection' | 'budget' | 'cwd' | 'clock' | 'rng' | 'sampleMemory' | 'permissionHandler' | 'log';
+
+export type { CrossPoolRouting } from './routers/poolRouters';
 
 export interface PoolManagerState {
   version: 1;

@@ -1,6 +1,7 @@
 import type { AgentConnection, AgentConnectionOptions, AgentProfile, PermissionHandler } from '../agents/adapter';
 import type { AgentBudget } from '../budget/budget';
 import { Clock, systemClock } from '../common/clock';
+import { FED_POOL_OPTIONS, type PoolSettings } from '../config/settingsTable';
 import { PoolError } from './errors';
 import { ROUTING_STRATEGIES, RoutingStrategyName } from './routers/agentRouters';
 import { sampleProcessTreeRss } from '../process/tree';
@@ -54,20 +55,15 @@ export interface PoolOptions {
 export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'permissionHandler' | 'log'>> &
   Pick<PoolOptions, 'permissionHandler' | 'log'>;
 
-const NUMERIC_LIMITS = {
-  minAgents: [0, 256],
-  maxAgents: [1, 256],
-  queueLimit: [0, 1_000_000],
-  acquireTimeoutMs: [1, 24 * 3600_000],
-  idleWatchdogMs: [1, 24 * 3600_000],
-  turnDeadlineMs: [1, 7 * 24 * 3600_000],
+/**
+ * Limits and defaults of the options no setting feeds. Those a setting feeds (sizes, strategy,
+ * queue, timeouts, recycling) take theirs from the settings table, so the pool, the settings UI,
+ * the CLI and the Scale Pool input accept the same values.
+ */
+const OWN_LIMITS = {
   cancelGraceMs: [0, 600_000],
   killGraceMs: [0, 600_000],
   shutdownGraceMs: [0, 3600_000],
-  scaleDownAfterMs: [1, 7 * 24 * 3600_000],
-  recycleMaxAgeMs: [0, Number.MAX_SAFE_INTEGER],
-  recycleMaxTurns: [0, Number.MAX_SAFE_INTEGER],
-  recycleMaxMemoryBytes: [0, Number.MAX_SAFE_INTEGER],
   memorySamplesOverLimit: [1, 1000],
   memorySampleIntervalMs: [10, 3600_000],
   restartBaseDelayMs: [0, 3600_000],
@@ -76,30 +72,31 @@ const NUMERIC_LIMITS = {
   circuitCooldownMs: [1, 24 * 3600_000],
 } as const satisfies Partial<Record<keyof PoolOptions, readonly [number, number]>>;
 
-export const POOL_DEFAULTS = {
-  minAgents: 1,
-  maxAgents: 4,
-  strategy: 'least-busy',
+const OWN_DEFAULTS = {
   dedicatedPairs: false,
   sessionMode: 'fresh',
-  queueLimit: 64,
-  acquireTimeoutMs: 60_000,
-  idleWatchdogMs: 120_000,
-  turnDeadlineMs: 1_800_000,
   cancelGraceMs: 2_000,
   killGraceMs: 2_000,
   shutdownGraceMs: 5_000,
   autoscale: true,
-  scaleDownAfterMs: 300_000,
-  recycleMaxAgeMs: 4 * 3600_000,
-  recycleMaxTurns: 200,
-  recycleMaxMemoryBytes: 2048 * 1024 * 1024,
   memorySamplesOverLimit: 3,
   memorySampleIntervalMs: 5_000,
   restartBaseDelayMs: 250,
   restartMaxDelayMs: 30_000,
   circuitFailureThreshold: 5,
   circuitCooldownMs: 30_000,
+} as const;
+
+const NUMERIC_LIMITS: ReadonlyArray<readonly [string, readonly [number, number]]> = [
+  ...[...FED_POOL_OPTIONS].flatMap(([option, fed]) => (fed.limits ? [[option, fed.limits] as const] : [])),
+  ...Object.entries(OWN_LIMITS),
+];
+
+type FedDefaults = { readonly [K in keyof PoolSettings]: PoolSettings[K] };
+
+export const POOL_DEFAULTS = {
+  ...(Object.fromEntries([...FED_POOL_OPTIONS].map(([option, fed]) => [option, fed.default])) as FedDefaults),
+  ...OWN_DEFAULTS,
 } as const;
 
 const OTHER_KEYS = [
@@ -118,7 +115,7 @@ const OTHER_KEYS = [
   'log',
 ] as const;
 
-const KNOWN_KEYS = new Set<string>([...Object.keys(NUMERIC_LIMITS), ...OTHER_KEYS]);
+const KNOWN_KEYS = new Set<string>([...NUMERIC_LIMITS.map(([key]) => key), ...OTHER_KEYS]);
 
 function invalid(message: string): PoolError {
   return new PoolError('POOL_INVALID_OPTION', `Agent pool: ${message}`);
@@ -131,7 +128,7 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   if (unknown.length) {
     throw invalid(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; known options are ${[...KNOWN_KEYS].sort().join(', ')}`);
   }
-  for (const [key, [min, max]] of Object.entries(NUMERIC_LIMITS)) {
+  for (const [key, [min, max]] of NUMERIC_LIMITS) {
     const value = (options as unknown as Record<string, unknown>)[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

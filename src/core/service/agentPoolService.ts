@@ -8,7 +8,8 @@ import { systemClock, type Clock, type TimerHandle } from '../common/clock';
 import { DisposableStore } from '../common/disposable';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { Emitter, type Disposable } from '../common/event';
-import type { Settings } from '../config/settings';
+import { settingValue, type Settings } from '../config/settings';
+import { SETTING_ROWS, settingName, type SettingApplies } from '../config/settingsTable';
 import type { AggregateView } from '../metrics/aggregate';
 import { MetricsAggregator } from '../metrics/aggregator';
 import { MetricsCollector } from '../metrics/collector';
@@ -463,16 +464,15 @@ export class AgentPoolService implements Disposable {
       this.chosenSizes.clear();
     }
     this.schedulePoolStateSave();
+    const changed = SETTING_ROWS.filter((row) => JSON.stringify(settingValue(settings, row)) !== JSON.stringify(settingValue(previous, row)));
+    const names = (applies: SettingApplies) => changed.filter((row) => row.applies === applies).map(settingName);
     const notes: string[] = [];
-    const changedPoolKeys = (Object.keys(settings.pool) as Array<keyof Settings['pool']>).filter(
-      (key) => key !== 'minAgents' && key !== 'maxAgents' && settings.pool[key] !== previous.pool[key],
-    );
-    if (pools.length > 0 && (changedPoolKeys.length > 0 || JSON.stringify(settings.profiles) !== JSON.stringify(previous.profiles))) {
-      const what = [...changedPoolKeys.map((key) => `agentPool.${SETTING_OF_POOL_KEY[key]}`), ...(JSON.stringify(settings.profiles) !== JSON.stringify(previous.profiles) ? ['agentPool.profiles'] : [])];
-      notes.push(`${what.join(', ')} apply to pools started from now on: run "Agent Pool: Stop Pool" and "Start Pool" to apply them to the running pool.`);
+    const forNewPools = names('new-pools');
+    if (pools.length > 0 && forNewPools.length > 0) {
+      notes.push(`${forNewPools.join(', ')} apply to pools started from now on: run "Agent Pool: Stop Pool" and "Start Pool" to apply them to the running pool.`);
     }
-    const reloadKeys = (['maxAgentsTotal', 'maxAgentsPerWindow', 'registryDirectory', 'heartbeatIntervalMs'] as const).filter((key) => settings[key] !== previous[key]);
-    if (reloadKeys.length > 0) notes.push(`${reloadKeys.map((key) => `agentPool.${key}`).join(', ')} take effect after a window reload (Developer: Reload Window).`);
+    const afterReload = names('reload');
+    if (afterReload.length > 0) notes.push(`${afterReload.join(', ')} take effect after a window reload (Developer: Reload Window).`);
     this.changed.fire();
     return notes;
   }
@@ -518,22 +518,9 @@ export class AgentPoolService implements Disposable {
     this.changed.dispose();
   }
 
+  /** Every pool option a setting feeds, from the current settings. */
   private poolConfig(profile: string): PoolConfig {
-    const p = this.settings.pool;
-    return {
-      profile,
-      minAgents: p.minAgents,
-      maxAgents: p.maxAgents,
-      strategy: p.strategy as PoolConfig['strategy'],
-      queueLimit: p.queueLimit,
-      acquireTimeoutMs: p.acquireTimeoutMs,
-      idleWatchdogMs: p.idleWatchdogMs,
-      turnDeadlineMs: p.turnDeadlineMs,
-      scaleDownAfterMs: p.scaleDownAfterMs,
-      recycleMaxAgeMs: p.recycleMaxAgeMs,
-      recycleMaxTurns: p.recycleMaxTurns,
-      recycleMaxMemoryBytes: p.recycleMaxMemoryBytes,
-    };
+    return { profile, ...this.settings.pool } as PoolConfig;
   }
 
   private schedulePoolStateSave(): void {
@@ -609,21 +596,6 @@ function clockTime(wallMs: number): string {
   const date = new Date(wallMs);
   return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
-
-/** The setting behind each pool option, for messages. */
-const SETTING_OF_POOL_KEY: Record<keyof Settings['pool'], string> = {
-  minAgents: 'pool.minAgents',
-  maxAgents: 'pool.maxAgents',
-  strategy: 'pool.strategy',
-  queueLimit: 'pool.queueLimit',
-  acquireTimeoutMs: 'pool.acquireTimeoutMs',
-  idleWatchdogMs: 'pool.idleWatchdogSeconds',
-  turnDeadlineMs: 'pool.turnDeadlineSeconds',
-  scaleDownAfterMs: 'pool.scaleDownAfterSeconds',
-  recycleMaxAgeMs: 'recycle.maxAgeMinutes',
-  recycleMaxTurns: 'recycle.maxTurns',
-  recycleMaxMemoryBytes: 'recycle.maxMemoryMB',
-};
 
 export function defaultMetricsStatePath(directory: string, workspaceKey: string): string {
   return join(directory, 'metrics-state', `${workspaceKey}.json`);

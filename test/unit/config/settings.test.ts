@@ -19,7 +19,7 @@ describe('readSettings', () => {
     const { settings, problems } = readSettings(from({ 'pool.maxAgents': 500 }), first);
     assert.equal(settings.pool.maxAgents, 6);
     assert.equal(problems.length, 1);
-    assert.match(problems[0], /agentPool\.pool\.maxAgents: must be at most 64, got 500\. Using 6/);
+    assert.match(problems[0], /agentPool\.pool\.maxAgents: must be at most 256, got 500\. Using 6/);
   });
 
   it('rejects a wrong type and an unknown strategy', () => {
