@@ -10,7 +10,7 @@ import { createAgentConnection } from '../src/core/agents/factory';
 import { builtinProfiles } from '../src/core/agents/profiles';
 import { repoRoot } from '../test/fixtures/repoRoot';
 import type { ProcessIdentity } from '../src/core/process/identity';
-import { InProcessBudget } from '../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../test/fixtures/inProcessBudget';
 import { Emitter } from '../src/core/common/event';
 import { AgentPool } from '../src/core/pool/pool';
 import type { PoolOptions } from '../src/core/pool/options';

@@ -170,8 +170,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       spawnBlockedReason,
       selectProfile: (name) => selectProfile(current, name),
       refresh: async () => {
-        await current.registry.refresh();
-        await current.aggregator.refresh();
+        await current.refresh();
         statusBar.renderNow();
         tree.refreshNow();
       },

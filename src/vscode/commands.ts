@@ -77,7 +77,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
               `Agent Pool: stopped ${id}. A new agent replaces it to keep the pool's minimum of ${plural(minAgents, 'warm agent')}; scale the pool down to stop agents for good.`,
               'Scale Pool…',
             )
-            .then((choice) => choice && vscode.commands.executeCommand(Commands.scalePool, service.poolOfAgent(id)?.profile));
+            .then((choice) => choice && vscode.commands.executeCommand(Commands.scalePool, service.profileOfAgent(id)));
         }
       }),
     [Commands.retryPool]: async (target?: TreeNode | string) => {

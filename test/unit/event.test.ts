@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Emitter, waitForEvent } from '../../src/core/common/event';
-import { InProcessBudget } from '../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../fixtures/inProcessBudget';
 
 describe('Emitter', () => {
   it('keeps delivering to other listeners when one throws', () => {

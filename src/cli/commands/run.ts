@@ -146,7 +146,7 @@ async function runTurn(
   throwIfAborted(signal);
   await service.startPool(profile.name, { minAgents: 1, maxAgents: 1, autoscale: false });
   throwIfAborted(signal);
-  const lease = await service.manager.acquire({ profiles: [profile.name], sessionKey: options.session, signal, task: prompt.slice(0, 60) });
+  const lease = await service.acquire({ profiles: [profile.name], sessionKey: options.session, signal, task: prompt.slice(0, 60) });
   try {
     const start: RunStart = { profile: profile.name, agent: lease.agentId, conversation: options.session ?? null, adapter: profile.adapter, permissions: policy };
     summary.start = start;

@@ -17,7 +17,7 @@ import { metricsFilePath } from '../directory/layout';
 import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
 import type { MetricsSnapshot } from '../metrics/snapshot';
 import { SnapshotWriter } from '../metrics/snapshotWriter';
-import type { PoolSnapshot } from '../pool/events';
+import type { PoolEvent, PoolSnapshot } from '../pool/events';
 import type { BatchResult } from '../pool/batch';
 import type { ManagerHealth } from '../pool/health';
 import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
@@ -65,6 +65,9 @@ export interface AgentPoolServiceOptions {
 export class AgentPoolService implements Disposable {
   private readonly changed = new Emitter<void>();
   readonly onDidChange = this.changed.event;
+  private readonly poolEvents = new Emitter<PoolEvent>();
+  /** Every event of every pool of this window (agent states, turns, scaling...), as the pools fire them. */
+  readonly onDidPoolEvent = this.poolEvents.event;
   private readonly disposables = new DisposableStore();
   private readonly clock: Clock;
   private settings: Settings;
@@ -74,7 +77,7 @@ export class AgentPoolService implements Disposable {
   private disposed = false;
   private starting: Promise<void> | undefined;
 
-  readonly registry: FileInstanceRegistry;
+  private readonly registry: FileInstanceRegistry;
   private budgetInstance: AgentBudget | undefined;
   private managerInstance: PoolManager | undefined;
   private collectorInstance: MetricsCollector | undefined;
@@ -121,7 +124,7 @@ export class AgentPoolService implements Disposable {
     return this.registry.selfId;
   }
 
-  get manager(): PoolManager {
+  private get manager(): PoolManager {
     if (!this.managerInstance) throw new AgentPoolError('SERVICE_NOT_STARTED', 'Agent Pool has not started yet.');
     return this.managerInstance;
   }
@@ -177,6 +180,7 @@ export class AgentPoolService implements Disposable {
       this.managerInstance.onDidEvent((event) => {
         const line = describePoolEvent(event, clockTime);
         if (line) log(line.level, line.message);
+        this.poolEvents.fire(event);
         this.changed.fire();
       }),
     );
@@ -396,8 +400,14 @@ export class AgentPoolService implements Disposable {
     this.agentPool(agentId).recycleAgent(agentId);
   }
 
+  /** The profile of the pool that holds `agentId`, if any pool of this window does. */
+  profileOfAgent(agentId: string): string | undefined {
+    return this.pools().find((pool) => pool.agents.some((agent) => agent.id === agentId))?.profile;
+  }
+
   private agentPool(agentId: string) {
-    const pool = this.poolOfAgent(agentId);
+    const profile = this.profileOfAgent(agentId);
+    const pool = profile === undefined ? undefined : this.manager.get(profile);
     if (!pool) throw new AgentPoolError('POOL_AGENT_NOT_FOUND', `There is no agent ${agentId} in this window any more.`);
     return pool;
   }
@@ -419,10 +429,10 @@ export class AgentPoolService implements Disposable {
     return this.managerInstance?.health() ?? { status: 'down', pools: [] };
   }
 
-  /** Finds the pool that holds `agentId`. */
-  poolOfAgent(agentId: string) {
-    const snapshot = this.pools().find((pool) => pool.agents.some((agent) => agent.id === agentId));
-    return snapshot && this.manager.get(snapshot.profile);
+  /** Re-reads the registry and every window's metrics now, instead of at the next change or heartbeat. */
+  async refresh(): Promise<void> {
+    await this.registry.refresh();
+    await this.aggregator.refresh();
   }
 
   cleanup(maxAgeMs?: number): Promise<CleanupReport> {
@@ -516,6 +526,7 @@ export class AgentPoolService implements Disposable {
     this.registry.dispose();
     this.disposables.dispose();
     this.changed.dispose();
+    this.poolEvents.dispose();
   }
 
   /** Every pool option a setting feeds, from the current settings. */

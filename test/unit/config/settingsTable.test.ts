@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import manifest from '../../../package.json';
 import { readSettings } from '../../../src/core/config/settings';
 import { FED_POOL_OPTIONS, SECTION, SETTING_ROWS, settingName, type SettingRow } from '../../../src/core/config/settingsTable';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { POOL_DEFAULTS, resolvePoolOptions, type PoolOptions } from '../../../src/core/pool/options';
 import { ROUTING_STRATEGIES } from '../../../src/core/pool/routers/agentRouters';
 import { parseLimits } from '../../../src/vscode/limits';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { PoolError } from '../../../src/core/pool/errors';
 import { closeAll, demoPool, demoProfile, isAlive, nextEvent, recordEvents, timersBesidesWatchdog } from './helpers';
 import { ManualClock } from './manualClock';

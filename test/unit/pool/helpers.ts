@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { AgentProfile } from '../../../src/core/agents/adapter';
 import { createAgentConnection } from '../../../src/core/agents/factory';
 import { builtinProfiles } from '../../../src/core/agents/profiles';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { waitForEvent } from '../../../src/core/common/event';
 import { PoolError } from '../../../src/core/pool/errors';
 import type { PoolEvent } from '../../../src/core/pool/events';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { isUnderused, spawnsWanted, type PoolLoad } from '../../../src/core/pool/policies/autoscaler';
 import { restartDelay } from '../../../src/core/pool/policies/backoff';
 import { CircuitBreaker } from '../../../src/core/pool/policies/circuitBreaker';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createAgentConnection } from '../../../src/core/agents/factory';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { PoolManager } from '../../../src/core/pool/manager';
 import { layerUnderSettings, type SavedPoolState } from '../../../src/core/service/poolState';
 import { demoProfile } from './helpers';

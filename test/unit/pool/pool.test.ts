@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import type { AgentStreamEvent } from '../../../src/core/agents/adapter';
 import { PoolError } from '../../../src/core/pool/errors';
 import { closeAll, demoPool, isAlive, nextEvent, recordEvents, rejectsWith } from './helpers';

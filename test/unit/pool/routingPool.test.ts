@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { AgentPool } from '../../../src/core/pool/pool';
 import { pairKey } from '../../../src/core/pool/routers/affinity';
 import { FakeAgent } from './fakeAgent';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { AcpAgent } from '../../../src/core/agents/acp/acpAgent';
 import type { AgentBudget } from '../../../src/core/budget/budget';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { spawnAgentProcess } from '../../../src/core/process/spawn';
 import { closeAll, demoPool, isAlive, nextEvent } from './helpers';
 import { ManualClock } from './manualClock';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createAgentConnection } from '../../../src/core/agents/factory';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import { PoolError } from '../../../src/core/pool/errors';
 import { PoolManager } from '../../../src/core/pool/manager';
 import { closeAll, demoPool, demoProfile, recordEvents, rejectsWith } from './helpers';

@@ -34,7 +34,7 @@ describe('window lifecycle follows the window (real service, demo agents, the bu
       assert.equal(result.code, 0, result.stderr);
       return (JSON.parse(result.stdout) as Array<{ id: string; lifecycle: string }>).find((row) => row.id === service.selfId)?.lifecycle;
     };
-    const recordBecomes = (lifecycle: string) => waitForEvent(service.registry.onDidChange, () => recorded() === lifecycle, 10_000);
+    const recordBecomes = (lifecycle: string) => waitForEvent(service.onDidChange, () => recorded() === lifecycle, 10_000);
     assert.equal(recorded(), 'IDLE', 'a window registers idle: nothing runs yet');
     await service.startPool('demo');
     assert.equal(service.lifecycle(), 'IDLE');
@@ -52,7 +52,7 @@ describe('window lifecycle follows the window (real service, demo agents, the bu
 
     // While shutdown stops the agents, the record already says COMPLETING.
     const seenWhileStopping: string[] = [];
-    service.manager.onDidEvent((event) => {
+    service.onDidPoolEvent((event) => {
       if (event.type === 'agent-state' && event.to === 'stopped') seenWhileStopping.push(recorded());
     });
     await service.shutdown();

@@ -54,7 +54,7 @@ export class ScaleDownTimer {
 
   constructor(
     private readonly clock: Clock,
-    private afterMs: number,
+    private readonly afterMs: number,
     private readonly onLongIdle: () => void,
   ) {}
 
@@ -72,11 +72,6 @@ export class ScaleDownTimer {
     } else if (!underused && this.timer) {
       this.dispose();
     }
-  }
-
-  setDelay(afterMs: number): void {
-    this.afterMs = afterMs;
-    this.dispose();
   }
 
   dispose(): void {

@@ -82,6 +82,7 @@ export class CircuitBreaker {
     if (this.trialHolder === holder) this.trialHolder = undefined;
   }
 
+  /** The user fixed the cause (signed in, installed the agent) and retries now: closed, the count starts over. */
   reset(): void {
     this.clearTimer();
     this.consecutiveFailures = 0;
