@@ -120,9 +120,8 @@ async function main(): Promise<void> {
       // Unique across processes: another process may resume it, and pids are reused.
       const sessionId = `demo-${process.pid}-${sessionCounter}-${randomBytes(3).toString('hex')}`;
       const session: DemoSession = { sessionId, cwd: params.cwd, turns: [], costUsd: 0, usedTokens: 0, updatedAt: '' };
+      // On disk from its first turn, as claude-agent-acp writes its history: the spare sessions a pool opens ahead leave no files.
       sessions.set(sessionId, session);
-      // On disk from the start, as real agents keep theirs: a crash before the first turn leaves it resumable.
-      persist(session);
       return { sessionId };
     })
     .onRequest(methods.agent.session.load, async ({ params, client }) => {

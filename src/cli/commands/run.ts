@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AgentProfile, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
+import type { Lease, TurnResult } from '../../core/pool/lease';
 import { resolveProfiles } from '../../core/agents/profiles';
 import { AgentPoolError, errorMessage } from '../../core/common/errors';
 import { readSettings } from '../../core/config/settings';
@@ -16,6 +17,8 @@ import { choosePromptSource, readPrompt, type PromptSource } from '../promptSour
 export interface RunOptions {
   profile: string;
   session?: string;
+  /** End the --session conversation after the prompt. */
+  closeSession?: boolean;
   profiles?: string;
   verbose?: boolean;
   /** Milliseconds to wait for an agent slot before giving up with exit code 3. */
@@ -146,14 +149,47 @@ async function runTurn(
   throwIfAborted(signal);
   await service.startPool(profile.name, { minAgents: 1, maxAgents: 1, autoscale: false });
   throwIfAborted(signal);
-  const lease = await service.acquire({ profiles: [profile.name], sessionKey: options.session, signal, task: prompt.slice(0, 60) });
-  try {
+  const request = { profiles: [profile.name], signal, task: prompt.slice(0, 60) };
+  const turn = async (lease: Lease): Promise<TurnResult> => {
     const start: RunStart = { profile: profile.name, agent: lease.agentId, conversation: options.session ?? null, adapter: profile.adapter, permissions: policy };
     summary.start = start;
     output.started(start);
-    return await lease.prompt(prompt, { signal, onEvent: (event) => output.agentEvent(event) });
-  } finally {
-    lease.release();
+    return lease.prompt(prompt, { signal, onEvent: (event) => output.agentEvent(event) });
+  };
+  const key = options.session;
+  if (key === undefined) {
+    if (options.closeSession) throw new CliError('--close-session needs --session <key>: the conversation to end.', ExitCode.usage);
+    const lease = await service.acquire(request);
+    try {
+      return await turn(lease);
+    } finally {
+      lease.release();
+    }
+  }
+  // The conversation's record: an earlier run's or a window's conversation resumes on this run's agent.
+  const result = await service.conversations.withLease({ ...request, sessionKey: key }, turn);
+  const turns = (await service.conversations.get(key))?.turns;
+  output.notice(conversationLine(key, result, turns));
+  if (options.closeSession) {
+    await service.conversations.close(key);
+    output.notice(`conversation "${key}": closed`);
+  }
+  return result;
+}
+
+/** What happened to the conversation's context, in words: said every time, so a lost context is never silent. */
+function conversationLine(key: string, result: TurnResult, turns: number | undefined): string {
+  const turn = turns === undefined ? '' : ` (turn ${turns})`;
+  switch (result.continuity) {
+    case 'context-lost':
+      return `conversation "${key}": its earlier context is gone: ${result.contextLost}; this turn started a new session ${result.sessionId}${turn}`;
+    case 'resumed':
+    case 'loaded':
+      return `conversation "${key}": ${result.continuity} session ${result.sessionId}${turn}`;
+    case 'started':
+      return `conversation "${key}": new session ${result.sessionId}${turn}`;
+    default:
+      return `conversation "${key}": session ${result.sessionId}${turn}`;
   }
 }
 

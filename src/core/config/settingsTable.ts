@@ -94,6 +94,8 @@ export const SETTINGS_TABLE = [
   { key: 'maxAgentsPerWindow', type: 'integer', default: 4, unit: 'agents', min: 1, max: 256, scope: 'machine', applies: 'reload', feeds: { service: 'maxAgentsPerWindow' } },
   { key: 'registryDirectory', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'registryDirectory' } },
   { key: 'heartbeatIntervalMs', type: 'integer', default: 2000, unit: 'ms', min: 250, max: 60_000, scope: 'machine', applies: 'reload', feeds: { service: 'heartbeatIntervalMs' } },
+  // Conversations unused this long are closed (record and agent session); 0 keeps them.
+  { key: 'conversations.idleCloseMinutes', type: 'integer', default: 1440, unit: 'minutes', min: 0, max: 525_600, scope: 'machine', applies: 'reload', feeds: { service: 'conversationIdleCloseMinutes' } },
 ] as const satisfies readonly SettingRow[];
 
 type Row = (typeof SETTINGS_TABLE)[number];

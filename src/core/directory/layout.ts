@@ -53,6 +53,8 @@ export function resolveRegistryDirectory(setting: string | undefined, context: P
  *   instances/<id>.json          one record per window (src/core/registry), written atomically
  *   instances/<id>.metrics.json  that window's metrics snapshot (src/core/metrics)
  *   slots/slot-<k>               one file per held slot of the global agent budget (src/core/budget)
+ *   conversations/<hash>.json    one record per conversation (src/core/conversations), written atomically
+ *   conversations/<hash>.json.lock  held while a turn of that conversation runs, in any window or process
  *   tmp/                         temp files, renamed or linked into place: never half a file elsewhere
  *   registry.lock                the lock for multi-file steps (./directoryLock.ts)
  *
@@ -65,6 +67,8 @@ export function registryPaths(directory: string) {
     slots: path.join(directory, 'slots'),
     /** Temp files are written here, then renamed or linked into place: never half a file in the others. */
     temp: path.join(directory, 'tmp'),
+    /** Conversation records, shared by every window and the CLI. */
+    conversations: path.join(directory, 'conversations'),
     /** The lock directory for registration and explicit cleanup. */
     lock: path.join(directory, 'registry.lock'),
   };

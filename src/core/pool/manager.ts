@@ -155,6 +155,16 @@ export class PoolManager implements Disposable {
     return lease;
   }
 
+  /** The conversation `sessionKey` lives on `profile` (a record from another window or process says so). */
+  bindProfile(sessionKey: string, profile: string): void {
+    this.stickyProfiles.set(sessionKey, profile);
+  }
+
+  /** The conversation ended: its key may go to any profile next time. */
+  unbindProfile(sessionKey: string): void {
+    this.stickyProfiles.delete(sessionKey);
+  }
+
   choosePool(options: ManagerRunOptions = {}): AgentPool {
     if (options.agentId !== undefined) return this.poolOfAgent(options.agentId);
     const bound = options.sessionKey === undefined ? undefined : this.stickyProfiles.get(options.sessionKey);

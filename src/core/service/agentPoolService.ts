@@ -29,6 +29,8 @@ import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
 import { layerUnderSettings, type ChosenSizes, type PoolStateStore, type SavedPoolState } from './poolState';
 import { WindowLifecycle } from './windowLifecycle';
+import { ConversationStore } from '../conversations/conversationStore';
+import { Conversations } from './conversations';
 import { describePoolEvent, WindowWatcher } from './activityLog';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -91,6 +93,8 @@ export class AgentPoolService implements Disposable {
   /** Set once shutdown has saved the pools: closing them must not save an empty list over it. */
   private poolStateFinal = false;
   readonly aggregator: MetricsAggregator;
+  /** The conversations every window and the CLI share (records in the registry directory). */
+  readonly conversations: Conversations;
   /** Why registration failed (unusable directory); metrics then stay in memory. */
   registrationProblem: string | undefined;
 
@@ -114,6 +118,17 @@ export class AgentPoolService implements Disposable {
       }),
     );
     this.disposables.add(this.aggregator.onDidChange(() => this.changed.fire()));
+    this.conversations = new Conversations({
+      store: new ConversationStore({ directory, log: this.coreLogger('conversations') }),
+      manager: () => this.managerInstance,
+      workspace: { name: options.workspace.name, folders: options.workspace.folders },
+      owner: () => ({ instanceId: this.registry.selfId ?? `pid ${process.pid}`, pid: process.pid, label: options.workspace.name }),
+      clock: this.clock,
+      idleCloseMs: options.settings.conversationIdleCloseMinutes * 60_000,
+      log: (level, message) => options.log(level, `conversations: ${message}`),
+    });
+    this.disposables.add(this.conversations);
+    this.disposables.add(this.conversations.onDidChange(() => this.changed.fire()));
   }
 
   get directory(): string {
@@ -193,6 +208,7 @@ export class AgentPoolService implements Disposable {
     );
     this.disposables.add(this.windowLifecycle);
     this.disposables.add(this.windowLifecycle.onDidChange(() => this.changed.fire()));
+    this.conversations.attach(this.managerInstance);
 
     const restored = this.options.metricsStateStore
       ? await loadPreviousMetrics(this.options.metricsStateStore, (id) => this.registry.instances().some((i) => i.record.id === id && i.health !== 'dead'))
@@ -356,7 +372,11 @@ export class AgentPoolService implements Disposable {
     log('info', `prompt started: ${options.task ? `"${options.task}" ` : ''}(${route}${conversation})`);
     const took = () => `${((this.clock.monotonicNow() - started) / 1000).toFixed(1)} s`;
     try {
-      const result = await this.manager.run(prompt, options);
+      // A conversation's turn goes through its shared record: one owner at a time, resumed wherever it was served.
+      const { sessionKey } = options;
+      const result = sessionKey === undefined ? await this.manager.run(prompt, options) : await this.conversations.run(prompt, { ...options, sessionKey });
+      if (result.continuity === 'context-lost') log('warn', `conversation ${sessionKey}: its earlier context is gone: ${result.contextLost}`);
+      else if (result.continuity === 'resumed' || result.continuity === 'loaded') log('info', `conversation ${sessionKey}: ${result.continuity} session ${result.sessionId} on ${result.agentId}`);
       const outcome = result.stopReason === 'cancelled' ? 'cancelled by the user' : result.stopReason === 'end_turn' ? 'answered' : `stopped: ${result.stopReason}`;
       log('info', `prompt finished: ${result.agentId} (${result.profile}) in ${took()}, ${outcome}`);
       return result;
