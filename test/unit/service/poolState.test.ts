@@ -101,6 +101,8 @@ describe('pool state: saved on every change, laid under the current settings on 
     assert.deepEqual(started, ['demo2'], 'the old default pool went with the old default');
     assert.deepEqual(second.pools().map((p) => [p.profile, p.maxAgents]), [['demo2', 4]]);
 
+    // Its coalesced save may still be due: stopped first, so it cannot write over the file under test.
+    await second.shutdown();
     store.value = { version: 7, pools: [] };
     const third = service(store, { defaultProfile: 'demo' });
     await third.start();
