@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { literal, number, optional, shapeProblems, text } from '../common/shape';
+import { literal, optional, pidNumber, shapeProblems, text, wallTime } from '../common/shape';
 
 /**
  * The content of one slot file: who holds the slot (the owning process, its window) and, once
@@ -23,13 +23,13 @@ export interface SlotLease {
 const LEASE_FIELDS = {
   schema: literal(1),
   nonce: text({ pattern: /^[0-9a-f]{16,64}$/ }),
-  ownerPid: number({ integer: true, min: 1 }),
+  ownerPid: pidNumber(),
   ownerStartTime: text({ minLength: 1 }),
   hostname: text(),
   windowId: text({ minLength: 1 }),
   label: text(),
-  acquiredAt: number(),
-  childPid: optional(number({ integer: true, min: 1 })),
+  acquiredAt: wallTime(),
+  childPid: optional(pidNumber()),
   childStartTime: optional(text({ minLength: 1 })),
 };
 

@@ -11,7 +11,8 @@ import {
   writeTempFile,
   type FileSystem,
 } from '../directory/privateFiles';
-import { fileSignature, readJsonSafely } from '../directory/safeJson';
+import { fileSignature, readJsonSafely, type Validation } from '../directory/safeJson';
+import { pidNumber, shapeProblems, text } from '../common/shape';
 import {
   SLOT_FILE_PATTERN,
   slotFileName,
@@ -257,21 +258,17 @@ export class SlotStore {
   }
 
   private async readClaimant(tomb: string): Promise<Claimant | undefined | 'vanished'> {
-    let text: string;
-    try {
-      text = await this.fs.readFile(tomb, 'utf8');
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return 'vanished';
-      throw error;
-    }
-    try {
-      const value = JSON.parse(text) as Partial<Claimant>;
-      if (typeof value.pid === 'number' && typeof value.startTime === 'string') return { pid: value.pid, startTime: value.startTime };
-    } catch {
-      // Not written by a reclaimer (ours are complete before they are linked): nobody live holds it.
-    }
-    return undefined;
+    const result = await readJsonSafely(tomb, validateClaimant, this.fs);
+    if (result.status === 'missing' || (result.status === 'bad' && result.kind === 'vanished')) return 'vanished';
+    // Anything else bad was not written by a reclaimer (ours are complete before they are linked):
+    // nobody live holds it.
+    return result.status === 'ok' ? result.value : undefined;
   }
+}
+
+function validateClaimant(value: unknown): Validation<Claimant> {
+  const problems = shapeProblems(value, { pid: pidNumber(), startTime: text({ minLength: 1 }) });
+  return problems ? { ok: false, detail: problems } : { ok: true, value: value as Claimant };
 }
 
 /** What identifies one lease for good: its nonce; for an unreadable slot file, its inode. */

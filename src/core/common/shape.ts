@@ -15,13 +15,23 @@ export const text =
   };
 
 export const number =
-  (options: { integer?: boolean; min?: number } = {}): FieldCheck =>
+  (options: { integer?: boolean; min?: number; max?: number } = {}): FieldCheck =>
   (value) => {
     if (typeof value !== 'number' || !Number.isFinite(value)) return 'expected a number';
     if (options.integer && !Number.isInteger(value)) return 'expected a whole number';
     if (options.min !== undefined && value < options.min) return `expected at least ${options.min}`;
+    if (options.max !== undefined && value > options.max) return `expected at most ${options.max}`;
     return undefined;
   };
+
+/** The largest pid any platform hands out fits in 31 bits (kill(2) takes an int). */
+export const MAX_PID = 2 ** 31 - 1;
+/** A process id: a whole number from 1 to MAX_PID (0 and -1 would name process groups). */
+export const pidNumber = (): FieldCheck => number({ integer: true, min: 1, max: MAX_PID });
+/** Wall-clock ms that a Date can show: from 1970 to the year 275760 (beyond, toISOString throws). */
+export const wallTime = (): FieldCheck => number({ min: 0, max: 8.64e15 });
+/** A counter: a whole number from 0 up to what a double counts exactly. */
+export const count = (): FieldCheck => number({ integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
 
 export const literal =
   (expected: unknown): FieldCheck =>

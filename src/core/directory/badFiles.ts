@@ -9,7 +9,8 @@ export type BadFileKind =
   | 'vanished'
   | 'foreign-owner'
   | 'not-a-file'
-  | 'unexpected-name';
+  | 'unexpected-name'
+  | 'unreadable';
 
 export const BAD_FILE_KINDS: readonly BadFileKind[] = [
   'empty',
@@ -20,6 +21,7 @@ export const BAD_FILE_KINDS: readonly BadFileKind[] = [
   'foreign-owner',
   'not-a-file',
   'unexpected-name',
+  'unreadable',
 ];
 
 export type BadFileCounts = Record<BadFileKind, number>;
@@ -46,7 +48,7 @@ export class BadFileTracker {
     if (this.seen.size >= MAX_REMEMBERED) this.seen.clear();
     this.seen.add(key);
     this.counts[kind]++;
-    this.log.warn(`${this.component}: skipped ${file}: ${describeKind(kind)}${detail ? ` (${detail})` : ''}`);
+    this.log.warn(`${this.component}: skipped ${file}: ${describeKind(kind)}${detail ? ` (${detail})` : ''}${removalAdvice(file, kind)}`);
   }
 
   snapshot(): BadFileCounts {
@@ -82,5 +84,15 @@ function describeKind(kind: BadFileKind): string {
       return 'it is not a regular file';
     case 'unexpected-name':
       return 'the name is not one the registry writes';
+    case 'unreadable':
+      return 'it cannot be read';
   }
+}
+
+/** Files Agent Pool never writes that way stay until someone removes them: say how. */
+function removalAdvice(file: string, kind: BadFileKind): string {
+  const quoted = `'${file.replace(/'/g, `'\\''`)}'`;
+  if (kind === 'unreadable') return `; Agent Pool skips it: remove it with \`rm -f ${quoted}\`, or make it readable with \`chmod 600 ${quoted}\``;
+  if (kind === 'not-a-file') return `; Agent Pool skips it: remove it with \`rm -rf ${quoted}\``;
+  return '';
 }

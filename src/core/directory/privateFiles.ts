@@ -9,7 +9,7 @@ import { AgentPoolError, errorMessage } from '../common/errors';
  */
 export type FileSystem = Pick<
   typeof fsp,
-  'mkdir' | 'stat' | 'lstat' | 'chmod' | 'readdir' | 'readFile' | 'writeFile' | 'rename' | 'link' | 'unlink' | 'rmdir'
+  'mkdir' | 'stat' | 'lstat' | 'chmod' | 'readdir' | 'open' | 'readFile' | 'writeFile' | 'rename' | 'link' | 'unlink' | 'rmdir' | 'rm'
 >;
 
 export const nodeFileSystem: FileSystem = fsp;

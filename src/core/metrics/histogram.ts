@@ -258,13 +258,19 @@ export function isHistogramData(value: unknown): value is HistogramData {
   return (
     data.scheme === HISTOGRAM_SCHEME &&
     isCount(data.count) &&
-    typeof data.sum === 'number' &&
-    typeof data.min === 'number' &&
-    typeof data.max === 'number' &&
-    Array.isArray(data.buckets)
+    isFiniteNumber(data.sum) &&
+    isFiniteNumber(data.min) &&
+    isFiniteNumber(data.max) &&
+    Array.isArray(data.buckets) &&
+    // Steps and counts, all whole numbers; forEachStoredBucket places only the well-formed prefix.
+    data.buckets.every(isCount)
   );
 }
 
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
 function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -1,11 +1,15 @@
-import { promises as fs, statSync, type Stats } from 'node:fs';
+import { promises as fs, lstatSync, statSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, sep } from 'node:path';
 import { isProcessAlive } from '../process/identity';
 import { isWindowProvablyDead } from '../registry/instanceReader';
 import type { InstanceRecord } from '../registry/types';
 import { emptySkippedFiles, type SkippedFiles } from './aggregate';
+import type { BadFileKind } from '../directory/badFiles';
 import { classifyInstanceFile } from '../directory/layout';
+import { nodeFileSystem } from '../directory/privateFiles';
+import { exceedsJsonDepth, readTextSafely } from '../directory/safeJson';
+import { validateRecord } from '../registry/instanceRecord';
 import { parseMetricsSnapshot, type MetricsSnapshot, type SnapshotProblem } from './snapshot';
 
 interface CachedFile<T> {
@@ -113,31 +117,34 @@ export class InstanceFileReader {
 
   private async readCached(name: string, kind: 'metrics' | 'record', how: 'listed' | 'hinted'): Promise<void> {
     const path = this.prefix + name;
-    let stats: Stats;
+    let stats: Stats | undefined;
     try {
-      // Synchronous on purpose: stat of a cached inode is a few microseconds, while an async stat
+      // Synchronous on purpose: lstat of a cached inode is a few microseconds, while an async stat
       // costs more main-thread time than that (a promise, a thread-pool hop, Date objects) and a
       // poll of 1,000 windows stats 2,000 files. Only changed files are read, asynchronously.
-      stats = statOrThrow(path);
-    } catch (error) {
-      if (how === 'hinted' && isGone(error)) {
+      stats = lstatSync(path, { throwIfNoEntry: false });
+    } catch {
+      return this.fail(name, undefined, 'unreadable');
+    }
+    if (!stats) {
+      if (how === 'hinted') {
         this.cache.delete(name);
         this.unstatable.delete(name);
         return;
       }
-      return this.fail(name, undefined, isGone(error) ? 'vanished' : 'unreadable');
+      return this.fail(name, undefined, 'vanished');
     }
     this.unstatable.delete(name);
     const cached = this.cache.get(name);
     if (cached && cached.ino === stats.ino && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs) return;
+    // A symlink is never followed (one to a live record would list that window twice, one to
+    // /dev/zero would never end); a dangling one is a file that is gone.
+    if (stats.isSymbolicLink()) return this.fail(name, stats, statSync(path, { throwIfNoEntry: false }) ? 'unreadable' : 'vanished');
+    if (!stats.isFile()) return this.fail(name, stats, 'unreadable');
     if (this.uid !== undefined && stats.uid !== this.uid) return this.fail(name, stats, 'foreign-owner');
-    let text: string;
-    try {
-      text = await fs.readFile(path, 'utf8');
-    } catch (error) {
-      return this.fail(name, stats, isGone(error) ? 'vanished' : 'unreadable');
-    }
-    const parsed = kind === 'record' ? parseRecord(text) : parseSnapshot(text);
+    const read = await readTextSafely(path, nodeFileSystem);
+    if (read.status !== 'ok') return this.fail(name, stats, read.status === 'missing' ? 'vanished' : problemOfBadRead(read.kind));
+    const parsed = kind === 'record' ? parseRecord(read.text, classifyInstanceFile(name)!.id) : parseSnapshot(read.text);
     if (typeof parsed === 'string') return this.fail(name, stats, parsed as Problem);
     this.remember(name, stats, parsed);
   }
@@ -165,28 +172,36 @@ function parseSnapshot(text: string): MetricsSnapshot | Problem {
   return 'snapshot' in parsed ? parsed.snapshot : parsed.problem;
 }
 
-/** The registry owns record validation; this only checks what the aggregator relies on. */
-export function parseRecord(text: string): InstanceRecord | Problem {
+/**
+ * The registry's own validator (every field, in range), for any id matching the file name: a
+ * record with `lifecycle: 7` or `startedAt: 1e300` is a bad file, not a window.
+ */
+export function parseRecord(text: string, id: string): InstanceRecord | Problem {
   if (text.trim().length === 0) return 'empty';
+  if (exceedsJsonDepth(text)) return 'garbage';
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return text.trimEnd().endsWith('}') ? 'garbage' : 'truncated';
   }
-  const record = value as Partial<InstanceRecord> | null;
-  if (
-    typeof record !== 'object' ||
-    record === null ||
-    record.schema !== 1 ||
-    typeof record.id !== 'string' ||
-    typeof record.pid !== 'number' ||
-    typeof record.heartbeatSeq !== 'number' ||
-    typeof record.heartbeatAt !== 'number'
-  ) {
-    return 'wrong-schema';
+  const checked = validateRecord(value, id, { anyId: true });
+  return checked.ok ? checked.value : 'wrong-schema';
+}
+
+function problemOfBadRead(kind: BadFileKind): Problem {
+  switch (kind) {
+    case 'vanished':
+    case 'foreign-owner':
+    case 'empty':
+    case 'truncated':
+    case 'garbage':
+      return kind;
+    case 'wrong-schema':
+      return 'wrong-schema';
+    default:
+      return 'unreadable';
   }
-  return record as InstanceRecord;
 }
 
 /** Proof of death only: a pid on this host that no longer exists (EPERM means alive, another user's). */
@@ -198,15 +213,4 @@ export function isProcessGone(record: Pick<InstanceRecord, 'pid' | 'hostname'>):
 /** Proof by identity (pid + start time), for windows that went silent: catches pid reuse. */
 export function isProvablyGone(record: Pick<InstanceRecord, 'pid' | 'hostname' | 'processStartTime'>): Promise<boolean> {
   return isWindowProvablyDead(record, hostname());
-}
-
-function statOrThrow(path: string): Stats {
-  const stats = statSync(path, { throwIfNoEntry: false });
-  if (!stats) throw Object.assign(new Error(`${path} is gone`), { code: 'ENOENT' });
-  return stats;
-}
-
-function isGone(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomically } from '../directory/privateFiles';
+import { nodeFileSystem, writeFileAtomically } from '../directory/privateFiles';
+import { exceedsJsonDepth, readTextSafely } from '../directory/safeJson';
 import { parseMetricsState, type MetricsState } from './metricsState';
 
 /**
@@ -42,13 +43,9 @@ export class FileMetricsStateStore implements MetricsStateStore {
   constructor(private readonly path: string) {}
 
   async load(): Promise<MetricsState | undefined> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.path, 'utf8');
-    } catch {
-      return undefined;
-    }
-    return parseMetricsState(text);
+    const read = await readTextSafely(this.path, nodeFileSystem);
+    if (read.status !== 'ok' || exceedsJsonDepth(read.text)) return undefined;
+    return parseMetricsState(read.text);
   }
 
   async save(state: MetricsState): Promise<void> {

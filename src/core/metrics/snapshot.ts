@@ -1,4 +1,5 @@
 import type { AgentState, CircuitState, RestartReason } from '../pool/events';
+import { exceedsJsonDepth } from '../directory/safeJson';
 import { emptyHistogramData, isHistogramData, type HistogramData, type HistogramSummary } from './histogram';
 
 /**
@@ -151,6 +152,8 @@ export type SnapshotProblem = 'empty' | 'truncated' | 'garbage' | 'wrong-schema'
  */
 export function parseMetricsSnapshot(text: string): { snapshot: MetricsSnapshot } | { problem: SnapshotProblem } {
   if (text.trim().length === 0) return { problem: 'empty' };
+  // A 100,000-deep array would overflow the stack of whoever walks it later (JSON.stringify too).
+  if (exceedsJsonDepth(text)) return { problem: 'garbage' };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -160,23 +163,51 @@ export function parseMetricsSnapshot(text: string): { snapshot: MetricsSnapshot 
   return isMetricsSnapshot(value) ? { snapshot: value } : { problem: 'wrong-schema' };
 }
 
+/*
+ * Every field a reader uses is checked here, in range, before anything uses it: counters are whole
+ * numbers from 0, times are wall-clock ms a Date can show, pids are pids, histograms are
+ * well-formed. A snapshot failing any check is a bad file (counted), never a thrown error later.
+ */
+const isCounter = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isAmount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isWallTime = (value: unknown): value is number => isAmount(value) && value <= 8.64e15;
+const isPid = (value: unknown): value is number => isCounter(value) && value >= 1 && value <= 2 ** 31 - 1;
+const isText = (value: unknown): value is string => typeof value === 'string';
+const isOptional = (value: unknown, check: (value: unknown) => boolean) => value === undefined || check(value);
+const isListOf = (value: unknown, check: (item: unknown) => boolean) => Array.isArray(value) && value.every(check);
+
 function isMetricsSnapshot(value: unknown): value is MetricsSnapshot {
-  if (typeof value !== 'object' || value === null) return false;
-  const snapshot = value as Partial<MetricsSnapshot>;
+  if (!isObject(value)) return false;
   return (
-    snapshot.schema === METRICS_SCHEMA &&
-    snapshot.kind === METRICS_KIND &&
-    typeof snapshot.instanceId === 'string' &&
-    typeof snapshot.seq === 'number' &&
-    typeof snapshot.writtenAt === 'number' &&
-    Array.isArray(snapshot.pools) &&
-    snapshot.pools.every(isPoolMetrics) &&
-    Array.isArray(snapshot.agents) &&
-    snapshot.agents.every((agent) => isObject(agent) && typeof agent.id === 'string' && isPromptSummaryFigures(agent.prompts)) &&
-    Array.isArray(snapshot.pairs) &&
-    snapshot.pairs.every(isKeyedMetrics) &&
-    Array.isArray(snapshot.sessions) &&
-    snapshot.sessions.every(isKeyedMetrics)
+    value.schema === METRICS_SCHEMA &&
+    value.kind === METRICS_KIND &&
+    isText(value.instanceId) &&
+    isOptional(value.workspaceKey, isText) &&
+    isOptional(value.continuesInstanceId, isText) &&
+    isCounter(value.seq) &&
+    isWallTime(value.writtenAt) &&
+    isListOf(value.pools, isPoolMetrics) &&
+    isListOf(value.agents, isAgentMetrics) &&
+    isListOf(value.pairs, (pair) => isKeyedMetrics(pair) && isText(pair.source) && isText(pair.target)) &&
+    isListOf(value.sessions, isKeyedMetrics)
+  );
+}
+
+function isAgentMetrics(value: unknown): value is AgentMetrics {
+  return (
+    isObject(value) &&
+    isText(value.id) &&
+    isText(value.profile) &&
+    isText(value.state) &&
+    isOptional(value.pid, isPid) &&
+    isWallTime(value.startedAt) &&
+    isAmount(value.uptimeMs) &&
+    isOptional(value.rssBytes, isAmount) &&
+    isCounter(value.restarts) &&
+    isCounter(value.recycles) &&
+    isPromptSummaryFigures(value.prompts) &&
+    isAmount(value.errorRate)
   );
 }
 
@@ -193,15 +224,28 @@ export function restartsByReasonOf(pool: Pick<PoolMetrics, 'restarts' | 'recycle
 
 function isPoolMetrics(value: unknown): value is PoolMetrics {
   if (!isObject(value)) return false;
-  const pool = value as Partial<PoolMetrics>;
+  const agents = value.agents;
+  const circuit = value.circuit;
+  const lastScale = value.lastScale;
   return (
-    typeof pool.profile === 'string' &&
-    isObject(pool.agents) &&
-    typeof pool.agents.total === 'number' &&
-    typeof pool.agents.busy === 'number' &&
-    typeof pool.queueDepth === 'number' &&
-    isHistogramData(pool.queueWaitMs) &&
-    isPromptFigures(pool.prompts)
+    isText(value.profile) &&
+    isObject(agents) &&
+    isCounter(agents.starting) &&
+    isCounter(agents.idle) &&
+    isCounter(agents.busy) &&
+    isCounter(agents.total) &&
+    isCounter(value.minAgents) &&
+    isCounter(value.maxAgents) &&
+    isCounter(value.queueDepth) &&
+    isHistogramData(value.queueWaitMs) &&
+    [value.spawned, value.terminated, value.restarts, value.recycles, value.scaleUps, value.scaleDowns].every(isCounter) &&
+    isOptional(lastScale, (scale) => isObject(scale) && isText(scale.direction) && isWallTime(scale.at) && isCounter(scale.from) && isCounter(scale.to) && isText(scale.reason)) &&
+    isAmount(value.utilization) &&
+    isObject(circuit) &&
+    isText(circuit.state) &&
+    isOptional(circuit.reason, isText) &&
+    typeof value.closed === 'boolean' &&
+    isPromptFigures(value.prompts)
   );
 }
 
@@ -213,16 +257,28 @@ function isPromptSummaryFigures(value: unknown): value is PromptSummaryFigures {
   return hasPromptCounts(value) && isSummary(value.firstEventMs) && isSummary(value.completionMs);
 }
 
-function isKeyedMetrics(value: unknown): value is KeyedMetrics {
-  return isObject(value) && typeof value.key === 'string' && isPromptSummaryFigures(value.prompts);
+function isKeyedMetrics(value: unknown): value is KeyedMetrics & Record<string, unknown> {
+  return (
+    isObject(value) &&
+    isText(value.key) &&
+    isText(value.profile) &&
+    isPromptSummaryFigures(value.prompts) &&
+    isCounter(value.affinityHits) &&
+    isCounter(value.affinityChances) &&
+    isAmount(value.affinity)
+  );
 }
 
 function hasPromptCounts(value: unknown): value is Record<string, unknown> {
-  return isObject(value) && typeof value.total === 'number' && typeof value.failed === 'number' && typeof value.timedOut === 'number';
+  return (
+    isObject(value) &&
+    [value.total, value.succeeded, value.failed, value.cancelled, value.timedOut, value.inputTokens, value.outputTokens].every(isCounter) &&
+    isAmount(value.costUsd)
+  );
 }
 
 function isSummary(value: unknown): value is HistogramSummary {
-  return isObject(value) && typeof value.count === 'number' && typeof value.p95 === 'number';
+  return isObject(value) && isCounter(value.count) && [value.min, value.max, value.avg, value.p50, value.p95, value.p99].every(isFiniteNumber);
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { listOf, literal, number, oneOf, optional, shapeProblems, text } from '../common/shape';
+import { count, listOf, literal, oneOf, optional, pidNumber, shapeProblems, text, wallTime } from '../common/shape';
 import { INSTANCE_ID_PATTERN } from '../directory/layout';
 import type { InstanceRecord } from './types';
 
@@ -14,22 +14,32 @@ export function newInstanceId(wallNowMs: number, pid: number, random: Buffer = r
 const RECORD_FIELDS = {
   schema: literal(1),
   id: text({ pattern: INSTANCE_ID_PATTERN }),
-  pid: number({ integer: true, min: 1 }),
+  pid: pidNumber(),
   processStartTime: text({ minLength: 1 }),
   hostname: text(),
   workspaceName: text(),
   workspaceFolders: listOf(text()),
   extensionVersion: text(),
-  startedAt: number(),
+  startedAt: wallTime(),
   lifecycle: oneOf(['ACTIVE', 'IDLE', 'COMPLETING']),
-  heartbeatSeq: number({ integer: true, min: 0 }),
-  heartbeatAt: number(),
+  heartbeatSeq: count(),
+  heartbeatAt: wallTime(),
   address: optional(text()),
 };
 
-/** Validates a parsed record; `expectedId` is the id its file name claims. */
-export function validateRecord(value: unknown, expectedId: string): { ok: true; value: InstanceRecord } | { ok: false; detail: string } {
-  const problems = shapeProblems(value, RECORD_FIELDS);
+/** The same fields for readers that accept any id matching the file name (metrics, the CLI). */
+const ANY_ID_RECORD_FIELDS = { ...RECORD_FIELDS, id: text({ minLength: 1 }) };
+
+/**
+ * Validates a parsed record, every field, before anything uses it; `expectedId` is the id its file
+ * name claims. `anyId` accepts ids of any form (readers that do not own the registry's naming).
+ */
+export function validateRecord(
+  value: unknown,
+  expectedId: string,
+  options: { anyId?: boolean } = {},
+): { ok: true; value: InstanceRecord } | { ok: false; detail: string } {
+  const problems = shapeProblems(value, options.anyId ? ANY_ID_RECORD_FIELDS : RECORD_FIELDS);
   if (problems) return { ok: false, detail: problems };
   const record = value as InstanceRecord;
   if (record.id !== expectedId) return { ok: false, detail: `id ${record.id} does not match the file name` };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WindowMetrics } from '../../../src/core/metrics/aggregate';
 import { aggregateTotals } from '../../../src/core/metrics/runningTotals';
@@ -113,8 +113,11 @@ describe('incremental aggregation', () => {
     });
 
     it('follows a changed window through the watcher, parsing only that file', async () => {
-      const record = (id: string): InstanceRecord =>
-        ({ schema: 1, id, pid: process.pid, hostname: undefined, workspaceName: id, heartbeatSeq: 1, heartbeatAt: Date.now() }) as unknown as InstanceRecord;
+      // A whole record: readers check every field before use (issue 13), so a partial one is a bad file.
+      const record = (id: string): InstanceRecord => ({
+        schema: 1, id, pid: process.pid, processStartTime: 'unknown', hostname: hostname(), workspaceName: id, workspaceFolders: [],
+        extensionVersion: '0.0.0-test', startedAt: Date.now(), lifecycle: 'ACTIVE', heartbeatSeq: 1, heartbeatAt: Date.now(),
+      });
       for (const id of ['w1', 'w2', 'w3']) {
         writeFileSync(recordFilePath(dir, id), JSON.stringify(record(id)));
         writeFileSync(metricsFilePath(dir, id), JSON.stringify(snapshotWith(id, [100, 200])));

@@ -171,6 +171,7 @@ describe('FileInstanceRegistry', () => {
       'foreign-owner': 0,
       'not-a-file': 1,
       'unexpected-name': 1,
+      unreadable: 0,
     });
     assert.equal(log.lines.filter((line) => line.includes('skipped')).length, 8, log.lines.join('\n'));
   });
@@ -180,12 +181,13 @@ describe('FileInstanceRegistry', () => {
     const record = await open({ clock }).register(info);
     const vanishing = path.join(dir, 'instances', `${record.id}.json`);
     const fs = await import('node:fs');
+    // Readers open a file once after listing it (O_NONBLOCK, then fstat): that is where it can vanish.
     const flaky = {
       ...fs.promises,
-      readFile: (async (file: string, options: unknown) => {
+      open: (async (file: string, flags: number) => {
         if (file === vanishing) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
-        return fs.promises.readFile(file, options as BufferEncoding);
-      }) as typeof fs.promises.readFile,
+        return fs.promises.open(file, flags);
+      }) as typeof fs.promises.open,
     };
     const reader = open({ clock, fs: flaky, useFsWatch: false });
     await reader.refresh();
