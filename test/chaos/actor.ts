@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from
 import * as path from 'node:path';
 import { SlotFileBudget } from '../../src/core/budget/slotFileBudget';
 import type { SlotFaultPoint } from '../../src/core/budget/slotStore';
-import { identityOf, processLiveness } from '../../src/core/process/identity';
+import { identityOf, newSpawnToken, processLiveness, SPAWN_TOKEN_ENV, type ProcessIdentity } from '../../src/core/process/identity';
 import { FileInstanceRegistry } from '../../src/core/registry/fileInstanceRegistry';
 import { silentLogger } from '../../src/core/common/logger';
 
@@ -53,12 +53,14 @@ function faultHook(suicide: HolderOptions['suicide']) {
   };
 }
 
-async function spawnSleeper(): Promise<{ pid: number; startTime: string }> {
-  const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+/** A stand-in agent, started as the pool starts agents: with a spawn token in its environment. */
+async function spawnSleeper(): Promise<ProcessIdentity> {
+  const spawnToken = newSpawnToken();
+  const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore', env: { ...process.env, [SPAWN_TOKEN_ENV]: spawnToken } });
   child.unref();
   const identity = await identityOf(child.pid!);
   if (!identity) throw new Error('sleep child vanished at once');
-  return identity;
+  return { ...identity, spawnToken };
 }
 
 interface Marker {

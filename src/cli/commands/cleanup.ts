@@ -35,6 +35,9 @@ export function describeCleanup(report: CleanupReport, directory: string, maxAge
     ),
     ...report.reclaimedSlots.map((slot) => `Freed budget slot ${slot} (its agent is gone)`),
     ...report.killedOrphans.map((pid) => `Stopped orphan agent process ${pid} (its window is gone)`),
+    ...(report.notKilled ?? []).map(
+      (pid) => `Did not stop process ${pid}: a lease of a gone window names it, but it cannot be proven to be that agent (see the log above)`,
+    ),
   ];
   if (lines.length === 0) return `Nothing to clean up in ${directory}.\n`;
   return `${lines.join('\n')}\n`;

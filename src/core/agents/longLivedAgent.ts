@@ -1,4 +1,5 @@
 import { Emitter, type Event } from '../common/event';
+import { setUnfrozenTimeout, type UnfrozenTimer } from '../common/unfrozenClock';
 import type { ProcessIdentity } from '../process/identity';
 import { spawnAgentProcess, type AgentProcess, type AgentProcessExit } from '../process/spawn';
 import type { AgentConnectionOptions, AgentExit, AgentHealth, AgentProfile } from './adapter';
@@ -108,10 +109,11 @@ export abstract class LongLivedAgent {
    */
   protected async boundHandshake<T>(step: Promise<T>, signal: AbortSignal | undefined, mapError: (error: unknown) => AgentError | undefined): Promise<T> {
     const child = this.child!;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: UnfrozenTimer | undefined;
     let onAbort: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+      // Counts only time this process could run: a window frozen mid-start does not fail its agent.
+      timer = setUnfrozenTimeout(
         () =>
           reject(
             new AgentError(
@@ -139,7 +141,7 @@ export abstract class LongLivedAgent {
       await child.kill(0);
       throw mapped;
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }

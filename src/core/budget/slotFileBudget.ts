@@ -267,7 +267,12 @@ export class SlotFileBudget implements AgentBudget {
       id,
       bindProcess: async (child: ProcessIdentity) => {
         if (released) throw new BudgetError('BUDGET_CLOSED', `${id} was already released; acquire a new slot for this agent`);
-        const next: SlotLease = { ...held.lease, childPid: child.pid, childStartTime: child.startTime };
+        const next: SlotLease = {
+          ...held.lease,
+          childPid: child.pid,
+          childStartTime: child.startTime,
+          ...(child.spawnToken !== undefined ? { childSpawnToken: child.spawnToken } : {}),
+        };
         let rebound: boolean;
         try {
           rebound = await this.store.rebind(index, next);

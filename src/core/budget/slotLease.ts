@@ -18,6 +18,8 @@ export interface SlotLease {
   acquiredAt: number;
   childPid?: number;
   childStartTime?: string;
+  /** The agent's spawn token (see process/identity.ts): the proof needed before it is killed on this lease's word. */
+  childSpawnToken?: string;
 }
 
 const LEASE_FIELDS = {
@@ -31,6 +33,7 @@ const LEASE_FIELDS = {
   acquiredAt: wallTime(),
   childPid: optional(pidNumber()),
   childStartTime: optional(text({ minLength: 1 })),
+  childSpawnToken: optional(text({ pattern: /^[0-9a-f]{24}$/ })),
 };
 
 export function validateLease(value: unknown): { ok: true; value: SlotLease } | { ok: false; detail: string } {

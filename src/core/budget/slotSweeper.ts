@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock';
 import { errorMessage } from '../common/errors';
-import { killIdentified, processLiveness, type ProcessIdentity } from '../process/identity';
+import { killProvenAgent, processLiveness, type ProcessIdentity } from '../process/identity';
 import type { CoreLogger } from '../common/logger';
 import { BadFileTracker } from '../directory/badFiles';
 import { registryPaths } from '../directory/layout';
@@ -19,6 +19,8 @@ export interface SweepResult {
   /** Slot names freed by this sweep. */
   reclaimed: string[];
   killedOrphans: number[];
+  /** Live processes named by abandoned leases that could not be proven to be their agents: reported, not killed. */
+  notKilled: number[];
 }
 
 /** How long a killed orphan may take to die before the sweep leaves its slot for the next one. */
@@ -33,6 +35,7 @@ const ORPHAN_DEATH_WAIT_MS = 1000;
  */
 export class SlotSweeper {
   private readonly badSince = new Map<string, number>();
+  private readonly reportedUnproven = new Set<string>();
 
   constructor(
     private readonly store: SlotStore,
@@ -63,7 +66,7 @@ export class SlotSweeper {
 
   async sweep(options: SweepOptions): Promise<SweepResult> {
     const { entries, tombs } = await this.store.list();
-    const result: SweepResult = { entries, reclaimed: [], killedOrphans: [] };
+    const result: SweepResult = { entries, reclaimed: [], killedOrphans: [], notKilled: [] };
     const now = this.clock.monotonicNow();
     const seenBad = new Set<string>();
     for (let entry of entries) {
@@ -107,11 +110,28 @@ export class SlotSweeper {
     if (settled?.kind !== 'lease' || settled.lease.nonce !== entry.lease.nonce) return undefined;
     const lease = settled.lease;
     if (lease.childPid === undefined || lease.childStartTime === undefined) return settled;
-    const child = { pid: lease.childPid, startTime: lease.childStartTime };
+    const child: ProcessIdentity = { pid: lease.childPid, startTime: lease.childStartTime, ...(lease.childSpawnToken ? { spawnToken: lease.childSpawnToken } : {}) };
     const childLiveness = await processLiveness(child);
     if (childLiveness === 'dead') return settled;
     if (childLiveness === 'unknown' || !options.killOrphans) return undefined;
-    if (await killIdentified(child, 'SIGKILL')) {
+    const outcome = await killProvenAgent(child, 'SIGKILL');
+    if (outcome === 'unproven') {
+      // Killing on a lease's word needs proof; without it the process is reported, never killed,
+      // and the slot stays held while that process runs (the cap is never exceeded).
+      const slot = slotFileName(entry.index);
+      result.notKilled.push(child.pid);
+      const key = `${slot}:${child.pid}:${child.startTime}`;
+      if (!this.reportedUnproven.has(key)) {
+        this.reportedUnproven.add(key);
+        this.log.warn(
+          `${slot} names pid ${child.pid} as the agent of window ${lease.windowId}, which is gone, but pid ${child.pid} cannot be proven to be ` +
+            `that agent (no matching spawn token in /proc/${child.pid}/environ), so it was not killed. If it is an agent, stop it; ` +
+            `if not, remove the slot file: rm '${this.store.slotPath(entry.index)}'`,
+        );
+      }
+      return undefined;
+    }
+    if (outcome === 'killed') {
       result.killedOrphans.push(child.pid);
       this.log.info(`killed agent process ${child.pid} (${lease.label}): its window ${lease.windowId} is gone`);
     }

@@ -56,9 +56,12 @@ export async function ensurePrivateDirectory(directory: string, fs: FileSystem =
   try {
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
+    // mkdir -p over a file says EEXIST (or ENOTDIR for a file further up): not a permission problem.
+    if (errorCode(error) !== 'EEXIST') throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
   }
-  const stats = await fs.lstat(directory);
+  const stats = await fs.lstat(directory).catch((error: unknown) => {
+    throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
+  });
   if (!stats.isDirectory()) {
     throw new AgentPoolError(
       'REGISTRY_UNAVAILABLE',

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { parseProcStat } from './procStat';
 
@@ -11,6 +12,23 @@ export interface ProcessIdentity {
   pid: number;
   /** Opaque, comparable only for equality (Linux: field 22 of /proc/<pid>/stat). */
   startTime: string;
+  /**
+   * For agents we spawned: a random token put in the agent's environment (SPAWN_TOKEN_ENV), the
+   * proof, readable in /proc/<pid>/environ, that a process named in a file is really that agent.
+   */
+  spawnToken?: string;
+}
+
+/** The environment variable that carries an agent's spawn token. */
+export const SPAWN_TOKEN_ENV = 'AGENT_POOL_SPAWN_TOKEN';
+const SPAWN_TOKEN_PATTERN = /^[0-9a-f]{24}$/;
+
+export function newSpawnToken(): string {
+  return randomBytes(12).toString('hex');
+}
+
+export function isSpawnToken(value: unknown): value is string {
+  return typeof value === 'string' && SPAWN_TOKEN_PATTERN.test(value);
 }
 
 /** What we can prove about a recorded process; `unknown` must be treated like `alive`. */
@@ -143,6 +161,36 @@ export async function killIdentified(identity: ProcessIdentity, signal: NodeJS.S
   } catch {
     return false;
   }
+}
+
+/**
+ * Does the running process `pid` carry `token` in its environment? Linux reads /proc/<pid>/environ
+ * (a process's own environment, readable only by its user and root); elsewhere there is no check of
+ * equal strength, so the answer is `unknown`.
+ */
+export async function carriesSpawnToken(pid: number, token: string): Promise<'yes' | 'no' | 'unknown'> {
+  if (process.platform !== 'linux' || !statSupported() || !isValidPid(pid)) return 'unknown';
+  let environ: Buffer;
+  try {
+    environ = await fsp.readFile(`/proc/${pid}/environ`);
+  } catch {
+    return 'unknown';
+  }
+  return environ.toString('latin1').split('\0').includes(`${SPAWN_TOKEN_ENV}=${token}`) ? 'yes' : 'no';
+}
+
+export type ProvenKillOutcome = 'killed' | 'unproven' | 'gone';
+
+/**
+ * Kills an agent named only by a file (a lease of a dead window): only when it is provably the
+ * agent that was spawned, i.e. same pid, same start time and our spawn token in its environment.
+ * Without that proof (no token recorded, another token, no /proc) it is `unproven` and left alone:
+ * a pid and start time copied into a file by anyone would otherwise be a licence to kill.
+ */
+export async function killProvenAgent(identity: ProcessIdentity, signal: NodeJS.Signals = 'SIGKILL'): Promise<ProvenKillOutcome> {
+  if ((await processLiveness(identity)) === 'dead') return 'gone';
+  if (!isSpawnToken(identity.spawnToken) || (await carriesSpawnToken(identity.pid, identity.spawnToken)) !== 'yes') return 'unproven';
+  return (await killIdentified(identity, signal)) ? 'killed' : 'gone';
 }
 
 let procMounted: boolean | undefined;

@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { Emitter, type Disposable, type Event } from '../common/event';
 import { AgentPoolError } from '../common/errors';
-import type { ProcessIdentity } from './identity';
+import { newSpawnToken, SPAWN_TOKEN_ENV, type ProcessIdentity } from './identity';
 import type { OwnerToGuardian } from './guardianProtocol';
 import { readProcStat } from './procStat';
 
@@ -258,7 +258,10 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   // After the import: an abort that landed while it loaded must still stop the start.
   options.signal?.throwIfAborted();
   const common = { shell: false, detached: true, buffer: false, reject: false, cleanup: false, windowsHide: true, cwd: options.cwd, extendEnv: false } as const;
-  const agent = execa(resolved, options.args, { ...common, stdio: ['pipe', 'pipe', 'pipe'], env: options.env }) as unknown as ChildProcess & Promise<unknown>;
+  // The token proves later, through /proc, that a pid named in a lease is this agent (issue 13).
+  const spawnToken = newSpawnToken();
+  const env = { ...options.env, [SPAWN_TOKEN_ENV]: spawnToken };
+  const agent = execa(resolved, options.args, { ...common, stdio: ['pipe', 'pipe', 'pipe'], env }) as unknown as ChildProcess & Promise<unknown>;
   void agent.catch(() => undefined);
   const pid = agent.pid;
   // Started in the same tick as the agent, so there is no moment in which the agent runs unwatched.
@@ -314,5 +317,5 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
     throw error;
   }
   const log = options.log ?? ((message: string) => console.warn(`[agent-pool] ${message}`));
-  return new AgentProcess({ pid: pid!, startTime }, agent, guardian!, options.stderrTailBytes ?? DEFAULT_STDERR_TAIL_BYTES, log);
+  return new AgentProcess({ pid: pid!, startTime, spawnToken }, agent, guardian!, options.stderrTailBytes ?? DEFAULT_STDERR_TAIL_BYTES, log);
 }

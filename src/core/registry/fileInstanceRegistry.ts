@@ -102,7 +102,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
     await withRegistryLock(this.paths, this.options.log, async () => {
       if (this.options.oneWindowPerProcess) await this.removeEarlierRecordsOfThisProcess(self);
       await this.writeRecord(record);
-    });
+    }, this.lockOptions());
     this.record = record;
     this.scheduleHeartbeat();
     if (this.started) await this.refresh();
@@ -123,7 +123,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
     this.stopHeartbeat();
     // A heartbeat already writing must land before the unlink, or it would bring the record back.
     await this.heartbeating;
-    await withRegistryLock(this.paths, this.options.log, () => removeWindowFiles(this.paths.instances, record.id, this.options.fs));
+    await withRegistryLock(this.paths, this.options.log, () => removeWindowFiles(this.paths.instances, record.id, this.options.fs), this.lockOptions());
     await this.refresh();
   }
 
@@ -155,7 +155,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
 
   async cleanup(options: { maxAgeMs?: number } = {}): Promise<CleanupReport> {
     const maxAgeMs = options.maxAgeMs ?? this.options.staleAfterMs;
-    const report: CleanupReport = { removedDead: [], removedStale: [], reclaimedSlots: [], killedOrphans: [] };
+    const report: CleanupReport = { removedDead: [], removedStale: [], reclaimedSlots: [], killedOrphans: [], notKilled: [] };
     await this.prepareDirectories();
     await withRegistryLock(this.paths, this.options.log, async () => {
       const records = await readInstanceRecords(this.paths.instances, this.options.fs, this.badFiles);
@@ -171,8 +171,9 @@ export class FileInstanceRegistry implements InstanceRegistry {
       const swept = await (await this.slotSweeper()).sweep({ killOrphans: this.options.killOrphans });
       report.reclaimedSlots.push(...swept.reclaimed);
       report.killedOrphans.push(...swept.killedOrphans);
+      report.notKilled.push(...swept.notKilled);
       await removeOrphanMetricsFiles(this.paths.instances, this.options.fs);
-    });
+    }, this.lockOptions());
     await this.refresh();
     return report;
   }
@@ -302,6 +303,10 @@ export class FileInstanceRegistry implements InstanceRegistry {
     } catch (error) {
       throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(this.options.directory, error), { cause: error });
     }
+  }
+
+  private lockOptions() {
+    return { fs: this.options.fs, hostname: this.options.hostname };
   }
 
   private async identity(): Promise<ProcessIdentity> {

@@ -52,6 +52,8 @@ export interface CleanupReport {
   removedStale: string[];
   reclaimedSlots: string[];
   killedOrphans: number[];
+  /** Live processes that leases of dead windows name as their agents, not proven to be: reported, never killed. */
+  notKilled: number[];
 }
 
 export interface InstanceRegistry extends Disposable {

@@ -4,7 +4,8 @@ import { createAgentConnection } from '../agents/factory';
 import { resolveProfiles } from '../agents/profiles';
 import type { AgentBudget, BudgetSnapshot } from '../budget/budget';
 import { SlotFileBudget } from '../budget/slotFileBudget';
-import { systemClock, type Clock, type TimerHandle } from '../common/clock';
+import type { Clock, TimerHandle } from '../common/clock';
+import { unfrozenClock } from '../common/unfrozenClock';
 import { DisposableStore } from '../common/disposable';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { Emitter, type Disposable } from '../common/event';
@@ -99,7 +100,9 @@ export class AgentPoolService implements Disposable {
   registrationProblem: string | undefined;
 
   constructor(private readonly options: AgentPoolServiceOptions) {
-    this.clock = options.clock ?? systemClock;
+    // Deadlines that judge agents (first event, idle watchdog, turn deadline) count only time this
+    // process could run: a frozen window does not fail its agents for its own freeze.
+    this.clock = options.clock ?? unfrozenClock;
     this.settings = options.settings;
     this.profileTable = resolveProfiles(options.settings.profiles, options.distDirectory);
     const directory = resolveRegistryDirectory(options.settings.registryDirectory || undefined);
@@ -583,6 +586,10 @@ export class AgentPoolService implements Disposable {
     if (this.shuttingDown) throw new AgentPoolError('SERVICE_CLOSED', 'Agent Pool is shutting down; no agent is started.');
     const reason = this.options.spawnBlockedReason();
     if (reason) throw new AgentPoolError('SPAWN_BLOCKED', reason);
+    // An unusable directory (read-only, full, not a directory, no permission) is known since the
+    // budget opened: say so now rather than wait out the acquire timeout for a slot that cannot come.
+    const unavailable = this.budgetInstance?.snapshot().unavailableReason;
+    if (unavailable) throw new AgentPoolError('BUDGET_UNAVAILABLE', `${unavailable} No agent is started until its slot can be recorded.`);
   }
 
   /** Snapshots also go out with each heartbeat, so readers see a window's figures are current. */

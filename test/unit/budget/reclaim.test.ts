@@ -9,7 +9,7 @@ import { newNonce, type SlotLease } from '../../../src/core/budget/slotLease';
 import { SlotStore } from '../../../src/core/budget/slotStore';
 import { SlotSweeper } from '../../../src/core/budget/slotSweeper';
 import { waitForEvent } from '../../../src/core/common/event';
-import { currentProcessIdentity, identityOf, processLiveness, type ProcessIdentity } from '../../../src/core/process/identity';
+import { currentProcessIdentity, identityOf, newSpawnToken, processLiveness, SPAWN_TOKEN_ENV, type ProcessIdentity } from '../../../src/core/process/identity';
 import { BadFileTracker } from '../../../src/core/directory/badFiles';
 import { silentLogger } from '../../../src/core/common/logger';
 import { registryPaths } from '../../../src/core/directory/layout';
@@ -30,10 +30,12 @@ describe('slot reclaim: only on proof of death, exactly one winner', function ()
   };
   const slotFiles = () => readdirSync(path.join(dir, 'slots')).filter((name) => name.startsWith('slot-'));
   const allSlotDirFiles = () => readdirSync(path.join(dir, 'slots')).sort();
+  /** A stand-in agent, started as the pool starts agents: with a spawn token in its environment. */
   async function sleeper(): Promise<ProcessIdentity> {
-    const child = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
+    const spawnToken = newSpawnToken();
+    const child = spawn('sleep', ['60'], { stdio: 'ignore', detached: true, env: { ...process.env, [SPAWN_TOKEN_ENV]: spawnToken } });
     sleepers.push(child);
-    return (await identityOf(child.pid!))!;
+    return { ...(await identityOf(child.pid!))!, spawnToken };
   }
   function writeLease(index: number, owner: ProcessIdentity, child?: ProcessIdentity): SlotLease {
     const lease: SlotLease = {
@@ -45,7 +47,7 @@ describe('slot reclaim: only on proof of death, exactly one winner', function ()
       windowId: 'gone-window',
       label: 'demo',
       acquiredAt: 0,
-      ...(child ? { childPid: child.pid, childStartTime: child.startTime } : {}),
+      ...(child ? { childPid: child.pid, childStartTime: child.startTime, ...(child.spawnToken ? { childSpawnToken: child.spawnToken } : {}) } : {}),
     };
     mkdirSync(path.join(dir, 'slots'), { recursive: true });
     writeFileSync(path.join(dir, 'slots', `slot-${index}`), JSON.stringify(lease));
@@ -99,7 +101,7 @@ describe('slot reclaim: only on proof of death, exactly one winner', function ()
     const lease = writeLease(0, owner);
     const staleListing = await store.list();
     // The owner bound its agent after our listing, then died: same nonce, now with a child.
-    writeFileSync(path.join(dir, 'slots', 'slot-0'), JSON.stringify({ ...lease, childPid: child.pid, childStartTime: child.startTime }));
+    writeFileSync(path.join(dir, 'slots', 'slot-0'), JSON.stringify({ ...lease, childPid: child.pid, childStartTime: child.startTime, childSpawnToken: child.spawnToken }));
     class StaleStore extends SlotStore {
       override async list() {
         return staleListing;
