@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { badFileBarrage } from './badFiles';
+import { hostileDirectory } from './hostile';
 import { ACTOR_ENTRY, bundleEntry } from './bundle';
 import type { ChaosContext, Scale } from './common';
 import { raceForTheCap } from './race';
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
   const storm = wanted('storm') ? await killAndFreezeStorm(context) : undefined;
   const badFiles = wanted('bad-files') ? await badFileBarrage(context) : undefined;
   const windows = wanted('windows') ? await deadAndFrozenWindows(context) : undefined;
+  const hostile = wanted('hostile') ? await hostileDirectory(context) : undefined;
   const figures = {
     chaos: 'registry+budget',
     scale,
@@ -49,6 +51,12 @@ async function main(): Promise<number> {
     badFiles,
     deadWindows: windows?.deadWindows,
     frozenWindow: windows?.frozenWindow,
+    // Issue 13: each must be 0 (failFastMs under 2000).
+    hangs: hostile?.hangs,
+    crashes: hostile === undefined ? undefined : hostile.crashes + (badFiles?.crashes ?? 0),
+    failFastMs: hostile?.failFastMs,
+    wrongKills: hostile?.wrongKills,
+    hostile,
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   if (violations.length === 0) rmSync(base, { recursive: true, force: true });
