@@ -36,7 +36,10 @@ async function main(): Promise<number> {
   const storm = wanted('storm') ? await killAndFreezeStorm(context) : undefined;
   const badFiles = wanted('bad-files') ? await badFileBarrage(context) : undefined;
   const windows = wanted('windows') ? await deadAndFrozenWindows(context) : undefined;
-  const hostile = wanted('hostile') ? await hostileDirectory(context) : undefined;
+  // The hostile phase runs ~25 CLI commands: part of the full run (npm run chaos), not of the
+  // reduced one that the unit suite runs under its 2-minute limit (CHAOS_ONLY=hostile runs it alone).
+  const hostile = wanted('hostile') && (scale === 'full' || only?.includes('hostile')) ? await hostileDirectory(context) : undefined;
+  if (!hostile) context.note('hostile: skipped at the reduced scale (run npm run chaos, or CHAOS_ONLY=hostile)');
   const figures = {
     chaos: 'registry+budget',
     scale,
