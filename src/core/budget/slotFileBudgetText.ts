@@ -1,4 +1,4 @@
-import { errorMessage } from '../common/errors';
+import { AgentPoolError, errorMessage } from '../common/errors';
 import { isUnusableDirectoryError, unusableDirectoryMessage } from '../directory/privateFiles';
 import { BudgetError, describeHolders, type BudgetHolder, type BudgetSnapshot } from './budget';
 import { slotFileName } from './slotLease';
@@ -20,6 +20,8 @@ export function holdersOf(entries: SlotEntry[]): BudgetHolder[] {
 
 /** Why the directory cannot hold slots now, naming it and the setting that moves it. */
 export function unavailableReasonFor(directory: string, error: unknown): string {
+  // The floor already said which directory and why (not a directory, not ours): say it once.
+  if (error instanceof AgentPoolError && (error.code === 'REGISTRY_UNAVAILABLE' || error.code === 'REGISTRY_UNSAFE')) return error.message;
   return isUnusableDirectoryError(error)
     ? unusableDirectoryMessage(directory, error)
     : `The Agent Pool budget in ${directory} could not be used: ${errorMessage(error)}. ` +

@@ -35,9 +35,17 @@ export function unusableDirectoryMessage(directory: string, error: unknown): str
         : code === 'ENOTDIR'
           ? 'a file stands where a directory should be'
           : 'it is not writable';
+  const remedy =
+    code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
+      ? 'Free some space'
+      : code === 'EROFS'
+        ? 'Remount it writable'
+        : code === 'ENOTDIR'
+          ? 'Remove that file'
+          : 'Fix its permissions (it must be writable by you)';
   return (
     `The Agent Pool registry directory ${directory} cannot be used because ${why} (${code ?? errorMessage(error)}). ` +
-    'Free some space or fix its permissions, or point agentPool.registryDirectory at a writable directory private to you.'
+    `${remedy}, or point agentPool.registryDirectory at a writable directory private to you.`
   );
 }
 
@@ -56,8 +64,9 @@ export async function ensurePrivateDirectory(directory: string, fs: FileSystem =
   try {
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   } catch (error) {
-    // mkdir -p over a file says EEXIST (or ENOTDIR for a file further up): not a permission problem.
-    if (errorCode(error) !== 'EEXIST') throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
+    // mkdir -p over a file says EEXIST: what it means is "not a directory", not a permission problem.
+    const meaning = errorCode(error) === 'EEXIST' ? Object.assign(new Error(`${directory} is not a directory`), { code: 'ENOTDIR' }) : error;
+    throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, meaning), { cause: error });
   }
   const stats = await fs.lstat(directory).catch((error: unknown) => {
     throw new AgentPoolError('REGISTRY_UNAVAILABLE', unusableDirectoryMessage(directory, error), { cause: error });
