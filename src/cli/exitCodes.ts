@@ -42,7 +42,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCodeValue; name: ExitCod
     code: ExitCode.budgetOrTimeout,
     name: 'budgetOrTimeout',
     meaning:
-      'Budget or timeout: no agent slot in time (shared budget exhausted, queue full, acquire timeout), or the agent timed out (handshake, first event, idle watchdog, turn deadline). Retrying later may work.',
+      'Budget or timeout: no agent slot in time (shared budget exhausted, queue full, acquire timeout), or the agent timed out (handshake, first event, idle watchdog, turn deadline), or the conversation stayed busy in another window or process past `--wait`. Retrying later may work.',
   },
   { code: ExitCode.interrupted, name: 'interrupted', meaning: 'SIGINT (Ctrl-C): the turn was cancelled and the agent stopped.' },
   { code: ExitCode.terminated, name: 'terminated', meaning: 'SIGTERM: the turn was cancelled and the agent stopped.' },
@@ -57,6 +57,8 @@ const BUDGET_OR_TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'TURN_DEADLINE_EXCEEDED',
   'AGENT_HANDSHAKE_TIMEOUT',
   'AGENT_FIRST_EVENT_TIMEOUT',
+  'CONVERSATION_BUSY',
+  'CONVERSATION_WAIT_TIMEOUT',
 ]);
 
 /** Error codes that mean the command line named something that does not exist or cannot be used. */

@@ -3,6 +3,7 @@ import { errorMessage } from '../core/common/errors';
 import { FileInstanceRegistry } from '../core/registry/fileInstanceRegistry';
 import { resolveRegistryDirectory } from '../core/directory/layout';
 import { cleanupCommand } from './commands/cleanup';
+import { conversationsCloseCommand, conversationsListCommand, conversationsShowCommand } from './commands/conversations';
 import { instancesCommand } from './commands/instances';
 import { metricsCommand } from './commands/metrics';
 import { runCommand, type RunOptions } from './commands/run';
@@ -119,11 +120,31 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .addOption(new Option('--format <format>', 'text: the answer as it streams; json: one event per line (schema in the README); quiet: only the final answer').choices(RUN_FORMATS).default('text'))
     .addOption(new Option('--permissions <policy>', "how to answer the agent's permission requests (default: the profile's permissionPolicy); ask needs a terminal and refuses without one").choices(PERMISSION_POLICIES))
     .option('--verbose', 'also print the pool\'s info and debug log to stderr')
-    .option('--wait <duration>', 'how long to wait for an agent slot before giving up with exit code 3 (default 60s, setting agentPool.pool.acquireTimeoutMs)', parseDuration)
+    .option('--wait <duration>', 'how long to wait for an agent slot (default 60s, setting agentPool.pool.acquireTimeoutMs) or for a --session conversation busy elsewhere (default: until its turn ends) before giving up with exit code 3', parseDuration)
     .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
     .argument('[prompt]', 'the prompt (quote it); "-" reads it from stdin')
     .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143).')
     .action(action((prompt: string | undefined, options: RunOptions) => runCommand(context(), options, prompt)));
+
+  const conversations = program
+    .command('conversations')
+    .description('the conversations every window and `run --session` share: list, show, close');
+  conversations
+    .command('list')
+    .description('every conversation of the registry directory, most recently used first')
+    .option('--json', 'as JSON: name, profile, agent session, turns, usage, last use')
+    .action(action((options: { json?: boolean }) => conversationsListCommand(context(), options)));
+  conversations
+    .command('show')
+    .description('one conversation: profile, session, turns, context in use, tokens, cost, last use')
+    .argument('<name>', 'the conversation (its --session name)')
+    .option('--json', 'as JSON')
+    .action(action((name: string, options: { json?: boolean }) => conversationsShowCommand(context(), name, options)));
+  conversations
+    .command('close')
+    .description('end a conversation: its agent session is closed where the agent supports it, and its record removed')
+    .argument('<name>', 'the conversation (its --session name)')
+    .action(action((name: string) => conversationsCloseCommand(context(), name)));
 
   return program;
 }

@@ -12,6 +12,7 @@ import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } 
 import { CliError } from '../io';
 import { createRunOutput, type RunFormat, type RunOutput, type RunStart, type RunSummary } from '../output/runOutput';
 import { CliPermissions, terminalAsk } from '../permissions';
+import { whenConversationFree } from '../conversationTurn';
 import { choosePromptSource, readPrompt, type PromptSource } from '../promptSource';
 
 export interface RunOptions {
@@ -167,7 +168,12 @@ async function runTurn(
     }
   }
   // The conversation's record: an earlier run's or a window's conversation resumes on this run's agent.
-  const result = await service.conversations.withLease({ ...request, sessionKey: key }, turn);
+  // A turn of it running in another window or process: this prompt waits for it, in the record's lock.
+  const result = await whenConversationFree(key, () => service.conversations.withLease({ ...request, sessionKey: key }, turn), {
+    signal,
+    waitMs: options.wait,
+    onQueued: async () => output.queued(key, (await service.conversations.get(key))?.owner ?? null),
+  });
   const turns = (await service.conversations.get(key))?.turns;
   output.notice(conversationLine(key, result, turns));
   if (options.closeSession) {

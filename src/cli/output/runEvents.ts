@@ -33,8 +33,8 @@ export interface StartedEvent extends EventBase {
 export interface QueuedEvent extends EventBase {
   type: 'queued';
   conversation: string;
-  /** Prompts ahead of this one, the running one included. */
-  ahead: number;
+  /** The window or process whose turn runs now, as its record names it (null when unknown). */
+  owner: { label: string; pid: number } | null;
 }
 
 export interface ChunkEvent extends EventBase {

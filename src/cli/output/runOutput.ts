@@ -15,6 +15,11 @@ export interface RunStart {
   permissions: string;
 }
 
+export interface QueueOwner {
+  label: string;
+  pid: number;
+}
+
 export interface PermissionAnswer {
   requestId: number;
   optionId: string | undefined;
@@ -43,7 +48,7 @@ export interface RunSummary {
 export interface RunOutput {
   started(start: RunStart): void;
   /** The conversation's turn runs elsewhere: this prompt waits (a line on stderr in every format). */
-  queued(conversation: string, ahead: number): void;
+  queued(conversation: string, owner: QueueOwner | null): void;
   agentEvent(event: AgentStreamEvent): void;
   permissionRequested(requestId: number, request: PermissionRequest): void;
   permissionAnswered(answer: PermissionAnswer): void;
@@ -75,8 +80,8 @@ class TextRunOutput implements RunOutput {
 
   started(): void {}
 
-  queued(conversation: string, ahead: number): void {
-    this.notice(queuedLine(conversation, ahead));
+  queued(conversation: string, owner: QueueOwner | null): void {
+    this.notice(queuedLine(conversation, owner));
   }
 
   agentEvent(event: AgentStreamEvent): void {
@@ -114,8 +119,8 @@ class TextRunOutput implements RunOutput {
 class QuietRunOutput implements RunOutput {
   constructor(private readonly io: CliIo) {}
   started(): void {}
-  queued(conversation: string, ahead: number): void {
-    this.notice(queuedLine(conversation, ahead));
+  queued(conversation: string, owner: QueueOwner | null): void {
+    this.notice(queuedLine(conversation, owner));
   }
   agentEvent(): void {}
   permissionRequested(): void {}
@@ -140,9 +145,9 @@ class JsonRunOutput implements RunOutput {
     this.writer.emit({ type: 'started', ...start });
   }
 
-  queued(conversation: string, ahead: number): void {
-    this.writer.emit({ type: 'queued', conversation, ahead });
-    this.notice(queuedLine(conversation, ahead));
+  queued(conversation: string, owner: QueueOwner | null): void {
+    this.writer.emit({ type: 'queued', conversation, owner: owner && { label: owner.label, pid: owner.pid } });
+    this.notice(queuedLine(conversation, owner));
   }
 
   agentEvent(event: AgentStreamEvent): void {
@@ -191,8 +196,9 @@ class JsonRunOutput implements RunOutput {
   }
 }
 
-function queuedLine(conversation: string, ahead: number): string {
-  return `Conversation "${conversation}" has a turn running (${ahead} ahead of this prompt); waiting for its turn…`;
+function queuedLine(conversation: string, owner: QueueOwner | null): string {
+  const where = owner ? `in ${owner.label} (pid ${owner.pid})` : 'in another window or process';
+  return `Conversation "${conversation}" is running a turn ${where}; this prompt waits for it to end…`;
 }
 
 export function describeToolCall(request: PermissionRequest): string {
