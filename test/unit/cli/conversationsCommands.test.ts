@@ -25,7 +25,8 @@ describe('agent-pool conversations and --session from several shells (built bina
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a prompt sent while the conversation runs a turn in another process waits, says so, then runs after it in the same session', async () => {
-    const first = new RunningCli(run('--session', 'shared', '--format', 'json', '/demo latency=2500 chunks=5\nfirst prompt'));
+    // Six seconds of answer leave the second process ample time to start and find the turn running, even on a loaded machine.
+    const first = new RunningCli(run('--session', 'shared', '--format', 'json', '/demo latency=6000 chunks=3\nfirst prompt'));
     await first.waitForLine(/"type":"started"/, 0, 30_000);
     const second = new RunningCli(run('--session', 'shared', '--format', 'json', '/demo recall\nsecond prompt'));
     let secondErr = '';
