@@ -1,7 +1,7 @@
 import { describeHolders } from '../budget/budget';
 import type { Emitter } from '../common/event';
 import type { ConversationTable } from '../conversations/conversationTable';
-import type { ModuleAffinity } from './routers/affinity';
+import { describePair, mayServe, pairKey, type ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import type { AgentTable } from './agentTable';
 import type { PoolLoad } from './policies/autoscaler';
@@ -26,6 +26,8 @@ export interface DispatchHost extends LeaseHost {
   readonly maxAgents: number;
   load(): PoolLoad;
   afterChange(): void;
+  /** An agent was just handed out: the autoscaler may keep one ahead. */
+  afterHandOut(): void;
 }
 
 /**
@@ -76,7 +78,22 @@ export class Dispatcher {
     const { host } = this;
     if (host.closed || host.breaker.state === 'open' || options.agentId !== undefined || options.signal?.aborted) return undefined;
     if (this.queue.size > 0 || this.table.idle.length === 0) return undefined;
-    return this.serveNow(options, task);
+    const lease = this.serveNow(options, task);
+    if (lease) host.afterHandOut();
+    return lease;
+  }
+
+  /** Queued requests that no idle agent may take, because each idle one is dedicated to another module pair. */
+  blockedByDedication(): number {
+    const dedicated = this.host.affinity.dedicated;
+    if (!dedicated || dedicated.size === 0 || this.queue.size === this.targeted) return 0;
+    let blocked = 0;
+    for (const waiter of this.queue) {
+      if (waiter.request.agentId !== undefined) continue;
+      const key = pairKey(waiter.request.sourceModule, waiter.request.targetModule);
+      if (!this.table.idle.some((agent) => mayServe(dedicated, agent.id, key))) blocked++;
+    }
+    return blocked;
   }
 
   /** `task` overrides options.task as the agent's current task (run() passes the prompt's start). */
@@ -92,7 +109,10 @@ export class Dispatcher {
     }
     if (this.queue.size === 0 && this.table.idle.length > 0) {
       const lease = this.serveNow(options, task);
-      if (lease) return Promise.resolve(lease);
+      if (lease) {
+        host.afterHandOut();
+        return Promise.resolve(lease);
+      }
     }
     return new Promise<Lease>((resolve, reject) => {
       const { clock } = host.options;
@@ -267,7 +287,22 @@ export class Dispatcher {
     if (load.live < host.maxAgents && supervisor.budgetRefusal !== undefined) {
       return ['budget-exhausted', `the global agent budget is exhausted (${describeHolders(host.options.budget.snapshot())}); stop an agent or raise agentPool.maxAgentsTotal`];
     }
+    const limit = `the pool is at its limit (maxAgents ${host.maxAgents}${host.options.autoscale ? '' : ', autoscaling off'})`;
+    const dedicated = host.affinity.dedicated;
+    if (dedicated && dedicated.size > 0 && load.starting === 0) {
+      const key = pairKey(request.sourceModule, request.targetModule);
+      const wanted = key === undefined ? 'work with no module pair' : `the pair ${describePair(key)}`;
+      const serving = [...this.table.agents.values()].filter((agent) => (agent.state === 'idle' || agent.state === 'busy') && mayServe(dedicated, agent.id, key));
+      const elsewhere = [...dedicated].filter(([id, owner]) => owner !== key && this.table.agents.get(id)?.live);
+      const pairs = [...new Set(elsewhere.map(([, owner]) => describePair(owner)))].join(', ');
+      if (serving.length === 0) {
+        return ['agents-dedicated', `every agent (${elsewhere.length}) is dedicated to another module pair (${pairs}), none may take ${wanted}, and ${limit}; raise agentPool.pool.maxAgents or dedicate fewer agents`];
+      }
+      if (elsewhere.length > 0) {
+        return ['all-agents-busy', `all ${serving.length} agent(s) that may take ${wanted} are busy, ${elsewhere.length} other(s) are dedicated to other module pairs (${pairs}), and ${limit}`];
+      }
+    }
     if (load.starting > 0) return ['agents-starting', `${load.starting} agent(s) are still starting and all others are busy`];
-    return ['all-agents-busy', `all ${load.busy} agent(s) are busy and the pool is at its limit (maxAgents ${host.maxAgents}${host.options.autoscale ? '' : ', autoscaling off'})`];
+    return ['all-agents-busy', `all ${load.busy} agent(s) are busy and ${limit}`];
   }
 }

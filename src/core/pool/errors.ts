@@ -17,11 +17,13 @@ export type PoolErrorCode =
   | 'POOL_AGENT_NOT_FOUND'
   /** A request targeted an agent that is stopping or being replaced under a new id. */
   | 'POOL_AGENT_UNAVAILABLE'
+  /** The pool has maxAgents agents: nothing more can start until one stops or the limit rises. */
+  | 'POOL_AT_LIMIT'
   | 'TURN_IDLE_TIMEOUT'
   | 'TURN_DEADLINE_EXCEEDED';
 
 /** What kept a request waiting: each maps to a different remedy for the user. */
-export type WaitReason = 'budget-exhausted' | 'circuit-open' | 'all-agents-busy' | 'agents-starting' | 'target-agent-busy';
+export type WaitReason = 'budget-exhausted' | 'circuit-open' | 'all-agents-busy' | 'agents-starting' | 'target-agent-busy' | 'agents-dedicated';
 
 export class PoolError extends AgentPoolError {
   readonly waitReason: WaitReason | undefined;

@@ -20,6 +20,8 @@ export interface PoolOptions {
   strategy?: RoutingStrategyName;
   /** Module-pair affinity only: an agent that served a pair serves only that pair. */
   dedicatedPairs?: boolean;
+  /** Module-affinity only: one agent per entry, started for that pair and serving it only (seed 000's dedicated instances). */
+  dedicatedAgents?: ReadonlyArray<{ sourceModule?: string; targetModule?: string }>;
   /** 'fresh': each non-sticky lease gets a new session (opened ahead of time); 'reuse': one session per agent. */
   sessionMode?: 'fresh' | 'reuse';
   queueLimit?: number;
@@ -33,6 +35,8 @@ export interface PoolOptions {
   /** How long close() lets running turns finish before cancelling them. */
   shutdownGraceMs?: number;
   autoscale?: boolean;
+  /** With autoscale: start one agent ahead when more than 80% of at least two ready agents are busy. */
+  keepSpareAgent?: boolean;
   scaleDownAfterMs?: number;
   recycleMaxAgeMs?: number;
   recycleMaxTurns?: number;
@@ -74,11 +78,13 @@ const OWN_LIMITS = {
 
 const OWN_DEFAULTS = {
   dedicatedPairs: false,
+  dedicatedAgents: [],
   sessionMode: 'fresh',
   cancelGraceMs: 2_000,
   killGraceMs: 2_000,
   shutdownGraceMs: 5_000,
   autoscale: true,
+  keepSpareAgent: true,
   memorySamplesOverLimit: 3,
   memorySampleIntervalMs: 5_000,
   restartBaseDelayMs: 250,
@@ -106,8 +112,10 @@ const OTHER_KEYS = [
   'cwd',
   'strategy',
   'dedicatedPairs',
+  'dedicatedAgents',
   'sessionMode',
   'autoscale',
+  'keepSpareAgent',
   'clock',
   'rng',
   'sampleMemory',
@@ -147,6 +155,16 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   }
   if (options.sessionMode !== undefined && options.sessionMode !== 'fresh' && options.sessionMode !== 'reuse') {
     throw invalid(`option "sessionMode" must be "fresh" or "reuse", got ${JSON.stringify(options.sessionMode)}`);
+  }
+  if (options.dedicatedAgents !== undefined) {
+    const pairs = options.dedicatedAgents;
+    const bad = !Array.isArray(pairs) ? pairs : pairs.find((p) => !p || typeof p !== 'object' || (typeof p.sourceModule !== 'string' && typeof p.targetModule !== 'string') || (p.sourceModule !== undefined && typeof p.sourceModule !== 'string') || (p.targetModule !== undefined && typeof p.targetModule !== 'string'));
+    if (!Array.isArray(pairs) || bad !== undefined) {
+      throw invalid(`option "dedicatedAgents" must be a list of {sourceModule, targetModule} (text, at least one of them), got ${JSON.stringify(bad)}`);
+    }
+    if (pairs.length > 0 && (options.strategy ?? POOL_DEFAULTS.strategy) !== 'module-affinity') {
+      throw invalid(`option "dedicatedAgents" needs strategy "module-affinity" (the only router that keeps other work off a dedicated agent), got strategy ${JSON.stringify(options.strategy ?? POOL_DEFAULTS.strategy)}`);
+    }
   }
   const resolved: ResolvedPoolOptions = {
     ...POOL_DEFAULTS,

@@ -1,7 +1,7 @@
 import { Emitter, type Disposable } from '../common/event';
 import type { ConversationInfo } from '../conversations/conversation';
 import { ConversationTable, type AdoptedConversation } from '../conversations/conversationTable';
-import { ModuleAffinity } from './routers/affinity';
+import { describePair, ModuleAffinity, pairKey } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import { AgentTable } from './agentTable';
 import { isUnderused, ScaleDownTimer, spawnsWanted, type PoolLoad } from './policies/autoscaler';
@@ -50,12 +50,17 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   private minLimit: number;
   private maxLimit: number;
   private closing: Promise<void> | undefined;
+  /** One pair key per agent that must serve that pair only (configured, or asked for with createDedicatedAgent). */
+  private readonly wantedDedications: string[] = [];
+  /** Dedicated spawns in flight, by pair key. */
+  private readonly dedicatedSpawns = new Map<string, number>();
 
   constructor(options: PoolOptions) {
     this.options = resolvePoolOptions(options);
     this.minLimit = this.options.minAgents;
     this.maxLimit = this.options.maxAgents;
-    this.affinity = new ModuleAffinity(this.options.dedicatedPairs && this.options.strategy === 'module-affinity');
+    this.affinity = new ModuleAffinity((this.options.dedicatedPairs || this.options.dedicatedAgents.length > 0) && this.options.strategy === 'module-affinity');
+    for (const pair of this.options.dedicatedAgents) this.wantedDedications.push(pairKey(pair.sourceModule, pair.targetModule)!);
     this.table = new AgentTable(this.options.profile.name, this.events);
     this.conversations = new ConversationTable(this.options.profile.name, () => this.options.clock.wallNow());
     this.breaker = new CircuitBreaker(
@@ -177,6 +182,19 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 
   /**
+   * After an agent was handed out: utilization rose, so the autoscaler may start one ahead (seed
+   * 002's 80% rule) and a pending scale-down no longer holds. Cheap when there is no room to grow.
+   */
+  afterHandOut(): void {
+    if (this.closed || !this.options.autoscale || !this.options.keepSpareAgent) return;
+    if (this.scaleDown.armed || this.liveCount() < this.maxLimit) {
+      const load = this.load();
+      this.ensureCapacity(load);
+      this.scaleDown.update(isUnderused(load));
+    }
+  }
+
+  /**
    * afterChange, minus what a release cannot change: a freed agent never calls for a new one unless
    * the pool has room (the hot path of every turn, so it skips building the load when it can).
    */
@@ -215,6 +233,9 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   stopAgent(agentId: string): void {
     const agent = this.agents.get(agentId);
     if (!agent) return;
+    // A stopped dedicated agent is not replaced: the pair no longer wants one more.
+    const pinned = this.affinity.pinned.get(agentId);
+    if (pinned !== undefined) this.forgetDedication(pinned);
     if (agent.awaitingRestart) return this.supervisor.cancelRestart(agent);
     if (agent.state === 'stopped') return;
     if (agent.state === 'busy') {
@@ -313,6 +334,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       idle: counts.idle,
       busy: counts.busy,
       queued: this.dispatcher.routable,
+      blocked: this.dispatcher.blockedByDedication(),
       minAgents: this.minLimit,
       maxAgents: this.maxLimit,
     };
@@ -343,11 +365,66 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
 
   private ensureCapacity(load = this.load()): Promise<void>[] {
     if (this.closed || this.breaker.state === 'open') return [];
-    let { count, reason } = spawnsWanted(load, this.options.autoscale);
+    const spawns: Promise<void>[] = this.wantedDedications.length > 0 && this.breaker.state === 'closed' ? this.ensureDedicated() : [];
+    if (spawns.length > 0) load = this.load();
+    let { count, reason } = spawnsWanted(load, this.options.autoscale, this.options.keepSpareAgent);
     if (this.breaker.state === 'half-open') count = Math.min(count, this.breaker.isPassable() && this.table.counts.idle === 0 ? 1 : 0);
-    const spawns: Promise<void>[] = [];
     for (let i = 0; i < count; i++) spawns.push(this.supervisor.spawn(undefined, reason));
     return spawns;
+  }
+
+  /** One live agent per wanted dedication, within maxAgents: a recycled or stopped one is replaced. */
+  private ensureDedicated(): Promise<void>[] {
+    const spawns: Promise<void>[] = [];
+    const wanted = new Map<string, number>();
+    for (const key of this.wantedDedications) wanted.set(key, (wanted.get(key) ?? 0) + 1);
+    for (const [key, count] of wanted) {
+      for (let missing = count - this.affinity.pinnedTo(key) - (this.dedicatedSpawns.get(key) ?? 0); missing > 0 && this.liveCount() < this.maxLimit; missing--) {
+        spawns.push(this.spawnDedicated(key));
+      }
+    }
+    return spawns;
+  }
+
+  private spawnDedicated(key: string): Promise<void> {
+    this.dedicatedSpawns.set(key, (this.dedicatedSpawns.get(key) ?? 0) + 1);
+    return this.supervisor.spawn(undefined, `dedicated to ${describePair(key)}`, key).finally(() => {
+      const left = (this.dedicatedSpawns.get(key) ?? 1) - 1;
+      if (left > 0) this.dedicatedSpawns.set(key, left);
+      else this.dedicatedSpawns.delete(key);
+    });
+  }
+
+  /**
+   * Starts an agent that serves one module pair only, from its first turn on (seed 000's
+   * create_dedicated_instance); resolves with its id once it is ready. It counts toward maxAgents,
+   * is replaced when recycled, is never stopped for being idle, and leaves with Stop Agent or a
+   * scale down. Needs the module-affinity strategy, the only router that honours dedication.
+   */
+  async createDedicatedAgent(sourceModule: string | undefined, targetModule: string | undefined): Promise<string> {
+    if (this.closed) throw this.dispatcher.closedError();
+    const key = pairKey(sourceModule, targetModule);
+    if (key === undefined) throw new PoolError('POOL_INVALID_OPTION', `Agent pool "${this.profile}": a dedicated agent needs a module pair (sourceModule and/or targetModule).`);
+    if (!this.affinity.dedicated) {
+      throw new PoolError('POOL_INVALID_OPTION', `Agent pool "${this.profile}" routes with "${this.options.strategy}"; dedicated agents need the "module-affinity" strategy (setting agentPool.pool.strategy).`);
+    }
+    if (this.breaker.state === 'open') throw this.dispatcher.circuitError();
+    if (this.liveCount() >= this.maxLimit) {
+      throw new PoolError('POOL_AT_LIMIT', `Agent pool "${this.profile}" has ${this.liveCount()} agent(s), its maxAgents (${this.maxLimit}): no room for an agent dedicated to ${describePair(key)}. Raise agentPool.pool.maxAgents or scale the pool up.`);
+    }
+    const before = new Set([...this.affinity.pinned].filter(([, owner]) => owner === key).map(([id]) => id));
+    this.wantedDedications.push(key);
+    await this.spawnDedicated(key);
+    const agent = [...this.affinity.pinned].filter(([id, owner]) => owner === key && !before.has(id)).map(([id]) => this.agents.get(id))[0];
+    if (agent && (agent.state === 'idle' || agent.state === 'busy')) return agent.id;
+    this.forgetDedication(key);
+    const why = (this.breaker.state as string) === 'open' ? `the circuit is open: ${this.breaker.reason}` : (this.supervisor.budgetRefusal ?? this.supervisor.lastStartError ?? 'it stopped while starting');
+    throw new PoolError('POOL_AGENT_LOST', `Agent pool "${this.profile}" could not start an agent dedicated to ${describePair(key)}: ${why}.`);
+  }
+
+  private forgetDedication(key: string): void {
+    const index = this.wantedDedications.lastIndexOf(key);
+    if (index >= 0) this.wantedDedications.splice(index, 1);
   }
 
   private recycle(agent: PooledAgent, reason: 'age' | 'turns' | 'memory' | 'manual'): void {
@@ -359,8 +436,9 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     const load = this.load();
     if (this.closed || !this.options.autoscale || !isUnderused(load)) return;
     let victim: PooledAgent | undefined;
-    // The idle agent holding the fewest conversations, the longest idle among those.
+    // The idle agent holding the fewest conversations, the longest idle among those; a dedicated agent waits for its pair however long it idles.
     for (const agent of this.table.idle) {
+      if (this.affinity.pinned.has(agent.id)) continue;
       const held = agent.stickySessions.size;
       if (!victim || held < victim.stickySessions.size || (held === victim.stickySessions.size && agent.lastReleasedAt < victim.lastReleasedAt)) victim = agent;
     }

@@ -60,8 +60,8 @@ export class Supervisor {
   }
 
   /** Starts one agent (a new one, or `existing` after a crash). Never rejects; failures go to the circuit. */
-  spawn(existing?: PooledAgent, reason = 'scale up'): Promise<void> {
-    const spawning = this.startAgent(existing, reason).finally(() => this.spawnsInFlight.delete(spawning));
+  spawn(existing?: PooledAgent, reason = 'scale up', dedicateTo?: string): Promise<void> {
+    const spawning = this.startAgent(existing, reason, dedicateTo).finally(() => this.spawnsInFlight.delete(spawning));
     this.spawnsInFlight.add(spawning);
     return spawning;
   }
@@ -75,7 +75,7 @@ export class Supervisor {
     while (this.spawnsInFlight.size > 0) await Promise.all([...this.spawnsInFlight]);
   }
 
-  private async startAgent(existing: PooledAgent | undefined, reason: string): Promise<void> {
+  private async startAgent(existing: PooledAgent | undefined, reason: string, dedicateTo?: string): Promise<void> {
     const { pool } = this;
     const { options } = pool;
     // With the circuit half-open, this spawn is the trial: the token lets only this spawn give it back.
@@ -103,6 +103,8 @@ export class Supervisor {
     agent.awaitingRestart = false;
     agent.slot = slot;
     pool.agents.set(agent.id, agent);
+    // Before the agent can take work: a dedicated agent's first turn is its pair's.
+    if (dedicateTo !== undefined) pool.affinity.pin(agent.id, dedicateTo);
     if (!existing) {
       pool.events.fire({ type: 'scale', profile: this.profileName, direction: 'up', from: liveBefore, to: liveBefore + 1, reason, at: options.clock.wallNow() });
     }
@@ -386,6 +388,8 @@ export class Supervisor {
   }
 
   private forget(agent: PooledAgent): void {
-    if (agent.state === 'stopped' && !agent.awaitingRestart) this.pool.agents.delete(agent.id);
+    if (agent.state !== 'stopped' || agent.awaitingRestart) return;
+    this.pool.agents.delete(agent.id);
+    this.pool.affinity.unpin(agent.id);
   }
 }

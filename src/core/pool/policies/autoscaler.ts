@@ -10,6 +10,8 @@ export interface PoolLoad {
   idle: number;
   busy: number;
   queued: number;
+  /** Queued requests that no idle agent may take (every idle one is dedicated to another module pair). */
+  blocked?: number;
   minAgents: number;
   maxAgents: number;
 }
@@ -20,22 +22,27 @@ export function utilization(load: PoolLoad): number {
   return ready === 0 ? 0 : load.busy / ready;
 }
 
+/** Fewest busy agents for the one-ahead rule: a single busy agent is one conversation, not load. */
+export const SPARE_MIN_BUSY = 2;
+
 /**
  * How many agents to start now and why. Always tops up to minAgents; with autoscaling, also one
- * per queued request that no starting or idle agent will take, or one ahead when utilization is
- * above 80%. Never beyond maxAgents (the budget may still refuse).
+ * per queued request that no starting or idle agent will take, or, with `keepSpare`, one ahead when
+ * utilization is above 80% and at least two agents are busy (seed 002). Never beyond maxAgents (the
+ * budget may still refuse).
  */
-export function spawnsWanted(load: PoolLoad, autoscale: boolean): { count: number; reason: string } {
+export function spawnsWanted(load: PoolLoad, autoscale: boolean, keepSpare = true): { count: number; reason: string } {
   const room = Math.max(0, load.maxAgents - load.live);
   let count = Math.max(0, load.minAgents - load.live);
   let reason = `keeping ${load.minAgents} agent(s) warm`;
   if (autoscale) {
-    const unserved = load.queued - load.starting - load.idle;
+    // A new agent serves any pair; an idle one dedicated to another pair serves none of the blocked requests.
+    const unserved = Math.max(load.queued - load.starting - load.idle, (load.blocked ?? 0) - load.starting);
     const busyShare = utilization(load);
     if (unserved > count) {
       count = unserved;
       reason = `${load.queued} request(s) queued`;
-    } else if (count === 0 && load.starting === 0 && busyShare > SCALE_UP_UTILIZATION) {
+    } else if (keepSpare && count === 0 && load.starting === 0 && load.busy >= SPARE_MIN_BUSY && busyShare > SCALE_UP_UTILIZATION) {
       count = 1;
       reason = `utilization ${Math.round(busyShare * 100)}% > ${SCALE_UP_UTILIZATION * 100}%`;
     }

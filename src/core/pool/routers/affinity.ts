@@ -4,6 +4,18 @@ export function pairKey(sourceModule: string | undefined, targetModule: string |
   return `${sourceModule ?? ''}\u0000${targetModule ?? ''}`;
 }
 
+/** True when the agent may take work of this pair: it is dedicated to no pair, or to this one. */
+export function mayServe(dedicated: ReadonlyMap<string, string> | undefined, agentId: string, key: string | undefined): boolean {
+  const owner = dedicated?.get(agentId);
+  return owner === undefined || owner === key;
+}
+
+/** "source → target", for messages. */
+export function describePair(key: string): string {
+  const [source, target] = key.split('\u0000');
+  return `${source || '(any)'} → ${target || '(any)'}`;
+}
+
 /** One agent's successful turns for one module pair; `index` is its place in the ranking. */
 interface PairScore {
   readonly agentId: string;
@@ -75,9 +87,33 @@ export class ModuleAffinity {
   readonly pairs = new Map<string, PairScores>();
   /** agentId -> the pair it is dedicated to; undefined when agents are not dedicated. */
   readonly dedicated: Map<string, string> | undefined;
+  /**
+   * agentId -> pair for agents created for a pair (seed 000's create_dedicated_instance): their
+   * dedication outlives a crash restart under the same id, unlike one learned from a first turn.
+   */
+  readonly pinned = new Map<string, string>();
 
   constructor(dedicateAgents: boolean) {
     this.dedicated = dedicateAgents ? new Map() : undefined;
+  }
+
+  /** The agent was created for this pair and serves it only, from its first turn on. */
+  pin(agentId: string, key: string): void {
+    this.pinned.set(agentId, key);
+    this.dedicated?.set(agentId, key);
+  }
+
+  /** The agent is gone for good (stopped, recycled under a new id). */
+  unpin(agentId: string): void {
+    this.pinned.delete(agentId);
+    this.dedicated?.delete(agentId);
+  }
+
+  /** Live agents created for `key`. */
+  pinnedTo(key: string): number {
+    let count = 0;
+    for (const owner of this.pinned.values()) if (owner === key) count++;
+    return count;
   }
 
   recordSuccess(agentId: string, sourceModule: string | undefined, targetModule: string | undefined): void {
@@ -99,6 +135,8 @@ export class ModuleAffinity {
     for (const [key, scores] of this.pairs) {
       if (scores.delete(agentId) && scores.size === 0) this.pairs.delete(key);
     }
-    this.dedicated?.delete(agentId);
+    const pinned = this.pinned.get(agentId);
+    if (pinned === undefined) this.dedicated?.delete(agentId);
+    else this.dedicated?.set(agentId, pinned);
   }
 }
