@@ -21,6 +21,12 @@ export interface AgentPoolApi {
    * that pool only, rescales it, and stops it.
    */
   launch(profile: string, options?: LaunchOptions): Promise<AgentPoolHandle>;
+  /**
+   * Starts an agent in `profile`'s running pool that serves one (source, target) module pair only
+   * (seed 000's create_dedicated_instance); resolves with its id once ready. Needs the pool's
+   * strategy to be module-affinity; counts toward its maxAgents.
+   */
+  createDedicatedAgent(options: { profile: string; sourceModule?: string; targetModule?: string }): Promise<{ agentId: string; profile: string }>;
   metrics(): { thisWindow: MetricsSnapshot | undefined; allWindows: AggregateView; pools: PoolSnapshot[] };
   /** Fires (debounced) whenever pools, windows or metrics change. */
   readonly onDidChange: vscode.Event<void>;
@@ -53,6 +59,8 @@ export interface AgentPoolHandle {
   snapshot(): PoolSnapshot | undefined;
   run(prompt: string, options?: Omit<AgentRequest, 'profile'> & { onEvent?: (event: AgentStreamEvent) => void }): Promise<AgentAnswer>;
   acquire(options?: Omit<AgentRequest, 'profile'>): Promise<AgentLease>;
+  /** An agent of this pool for one module pair only; see AgentPoolApi.createDedicatedAgent. */
+  createDedicatedAgent(sourceModule: string | undefined, targetModule: string | undefined): Promise<string>;
   /** New sizes, live: agents above the maximum stop (busy ones after their lease). */
   scale(limits: { minAgents?: number; maxAgents?: number }): void;
   /** Lets running turns finish within the shutdown grace, then stops every agent of the pool. */
@@ -116,8 +124,16 @@ export function createApi(service: AgentPoolService, onDidChange: vscode.Event<v
         run: (prompt, runOptions = {}) => run(prompt, { ...runOptions, profile }),
         acquire: (acquireOptions = {}) => acquire({ ...acquireOptions, profile }),
         scale: (limits) => service.scalePool(profile, limits),
+        createDedicatedAgent: (sourceModule, targetModule) => {
+          assertSpawnAllowed();
+          return service.createDedicatedAgent(profile, sourceModule, targetModule);
+        },
         stop: () => service.stopPool(profile),
       };
+    },
+    async createDedicatedAgent({ profile, sourceModule, targetModule }) {
+      assertSpawnAllowed();
+      return { agentId: await service.createDedicatedAgent(profile, sourceModule, targetModule), profile };
     },
     metrics: () => ({ thisWindow: service.localMetrics(), allWindows: service.aggregate(), pools: service.pools() }),
     onDidChange,

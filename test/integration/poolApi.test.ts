@@ -67,8 +67,16 @@ describe('Agent Pool API for other extensions', function () {
       assert.equal(lease.profile, 'cluster');
       lease.release();
 
+      await assert.rejects(cluster.createDedicatedAgent('ui', 'api'), /dedicated agents need the "module-affinity" strategy/);
       await cluster.stop();
       assert.equal(cluster.snapshot(), undefined);
+
+      // Seed 000's create_dedicated_instance: an agent for one module pair, which other work never gets.
+      const paired = await api.launch('cluster', { minAgents: 1, maxAgents: 2, strategy: 'module-affinity' });
+      const { agentId } = await api.createDedicatedAgent({ profile: 'cluster', sourceModule: 'ui', targetModule: 'api' });
+      assert.equal((await paired.run('for the pair', { sourceModule: 'ui', targetModule: 'api' })).agentId, agentId);
+      assert.notEqual((await paired.run('no pair')).agentId, agentId);
+      await paired.stop();
       assert.equal(api.metrics().pools.some((p) => p.profile === 'cluster'), false);
       await assert.rejects(api.launch('no-such-profile'), /There is no agent profile "no-such-profile"/);
     } finally {

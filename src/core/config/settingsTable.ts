@@ -87,6 +87,8 @@ export const SETTINGS_TABLE = [
   { key: 'pool.idleWatchdogSeconds', type: 'integer', default: 120, unit: 'seconds', min: 1, max: 3600, scope: 'window', applies: 'new-pools', feeds: { pool: 'idleWatchdogMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.turnDeadlineSeconds', type: 'integer', default: 1800, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'turnDeadlineMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.scaleDownAfterSeconds', type: 'integer', default: 300, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'scaleDownAfterMs', factor: 1000, optionMin: 1 } },
+  { key: 'pool.keepSpareAgent', type: 'boolean', default: true, scope: 'window', applies: 'new-pools', feeds: { pool: 'keepSpareAgent' } },
+  { key: 'pool.dedicatedPairs', type: 'boolean', default: false, scope: 'window', applies: 'new-pools', feeds: { pool: 'dedicatedPairs' } },
   { key: 'recycle.maxAgeMinutes', type: 'integer', default: 240, unit: 'minutes', min: 0, max: 10_080, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxAgeMs', factor: MINUTE_MS } },
   { key: 'recycle.maxTurns', type: 'integer', default: 200, unit: 'turns', min: 0, max: 1_000_000, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxTurns' } },
   { key: 'recycle.maxMemoryMB', type: 'integer', default: 2048, unit: 'MB', min: 0, max: 1_048_576, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxMemoryBytes', factor: MB } },

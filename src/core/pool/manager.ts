@@ -142,6 +142,11 @@ export class PoolManager implements Disposable {
     );
   }
 
+  /** An agent of `profile`'s pool that serves one module pair only (see AgentPool.createDedicatedAgent). */
+  createDedicatedAgent(profile: string, sourceModule: string | undefined, targetModule: string | undefined): Promise<string> {
+    return this.require(profile).pool.createDedicatedAgent(sourceModule, targetModule);
+  }
+
   /** Each pool's health (seed 001's health_check) and the worst of them. */
   health(): ManagerHealth {
     return managerHealth(this.list());

@@ -77,14 +77,12 @@ const OWN_LIMITS = {
 } as const satisfies Partial<Record<keyof PoolOptions, readonly [number, number]>>;
 
 const OWN_DEFAULTS = {
-  dedicatedPairs: false,
   dedicatedAgents: [],
   sessionMode: 'fresh',
   cancelGraceMs: 2_000,
   killGraceMs: 2_000,
   shutdownGraceMs: 5_000,
   autoscale: true,
-  keepSpareAgent: true,
   memorySamplesOverLimit: 3,
   memorySampleIntervalMs: 5_000,
   restartBaseDelayMs: 250,

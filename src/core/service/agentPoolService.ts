@@ -441,6 +441,16 @@ export class AgentPoolService implements Disposable {
     return this.manager.acquire(options);
   }
 
+  /** Starts an agent of `profileName`'s pool for one module pair only (seed 000's create_dedicated_instance); resolves with its id. */
+  async createDedicatedAgent(profileName: string, sourceModule: string | undefined, targetModule: string | undefined): Promise<string> {
+    this.assertSpawnAllowed();
+    try {
+      return await this.manager.createDedicatedAgent(profileName, sourceModule, targetModule);
+    } finally {
+      this.changed.fire();
+    }
+  }
+
   /** Several prompts, at most `options.concurrency` at once, answers in input order (see PoolManager.runBatch). */
   async runBatch(prompts: ReadonlyArray<string | BatchPrompt>, options: BatchOptions = {}): Promise<BatchResult<RunResult & { profile: string }>> {
     this.assertSpawnAllowed();

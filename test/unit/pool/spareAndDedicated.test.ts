@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InProcessBudget } from '../../../src/core/budget/inProcessBudget';
+import { InProcessBudget } from '../../fixtures/inProcessBudget';
 import type { PoolEvent } from '../../../src/core/pool/events';
 import { closeAll, demoPool, nextEvent, recordEvents, rejectsWith } from './helpers';
 import { ManualClock, settle } from '../../fixtures/manualClock';
