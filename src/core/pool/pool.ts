@@ -59,7 +59,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     this.options = resolvePoolOptions(options);
     this.minLimit = this.options.minAgents;
     this.maxLimit = this.options.maxAgents;
-    this.affinity = new ModuleAffinity((this.options.dedicatedPairs || this.options.dedicatedAgents.length > 0) && this.options.strategy === 'module-affinity');
+    this.affinity = new ModuleAffinity(this.options.strategy === 'module-affinity', this.options.dedicatedPairs && this.options.strategy === 'module-affinity');
     for (const pair of this.options.dedicatedAgents) this.wantedDedications.push(pairKey(pair.sourceModule, pair.targetModule)!);
     this.table = new AgentTable(this.options.profile.name, this.events);
     this.conversations = new ConversationTable(this.options.profile.name, () => this.options.clock.wallNow());

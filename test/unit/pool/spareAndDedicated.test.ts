@@ -86,6 +86,8 @@ describe('autoscaling keeps one agent ahead, and dedicated agents never starve o
     const unpaired = await pool.run('unpaired');
     assert.notEqual(unpaired.agentId, configured.id, 'unpaired work never lands on the dedicated agent');
     const dbAgent = await pool.createDedicatedAgent('db', 'cache');
+    // The undedicated agent is as idle as the new one: the pair still goes to the agent made for it.
+    assert.equal((await pool.run('first for the db', { sourceModule: 'db', targetModule: 'cache' })).agentId, dbAgent);
     assert.ok(![configured.id, unpaired.agentId].includes(dbAgent));
     assert.equal((await pool.run('to the db', { sourceModule: 'db', targetModule: 'cache' })).agentId, dbAgent);
     assert.equal((await pool.run('to the api', { sourceModule: 'ui', targetModule: 'api' })).agentId, configured.id);

@@ -93,7 +93,14 @@ export class ModuleAffinity {
    */
   readonly pinned = new Map<string, string>();
 
-  constructor(dedicateAgents: boolean) {
+  /**
+   * `dedicateAgents`: the pool keeps dedications (module-affinity routing, the only router that
+   * honours them); `learn`: an agent is dedicated to the pair of its first paired turn (dedicatedPairs).
+   */
+  constructor(
+    dedicateAgents: boolean,
+    private readonly learn = dedicateAgents,
+  ) {
     this.dedicated = dedicateAgents ? new Map() : undefined;
   }
 
@@ -127,7 +134,7 @@ export class ModuleAffinity {
   /** With dedicated agents: the agent now serves this pair only. */
   dedicate(agentId: string, sourceModule: string | undefined, targetModule: string | undefined): void {
     const key = pairKey(sourceModule, targetModule);
-    if (this.dedicated && key !== undefined) this.dedicated.set(agentId, key);
+    if (this.dedicated && this.learn && key !== undefined) this.dedicated.set(agentId, key);
   }
 
   /** The agent's process is gone (crash, restart, recycle, stop): what it had learned goes too. */

@@ -144,15 +144,18 @@ export const moduleAffinity: RoutingStrategy = (request, candidates, state) => {
     }
     if (best) return best;
   }
+  let own: RoutableAgent | undefined;
   for (let i = 0; i < candidates.length; i++) {
     const agent = candidates[i];
     if (dedicated) {
       const owner = dedicated.get(agent.id);
       if (owner !== undefined && owner !== key) continue;
+      // An agent dedicated to this very pair goes first: it exists for it.
+      if (owner !== undefined && (!own || agent.busyMs < own.busyMs)) own = agent;
     }
     if (!best || agent.busyMs < best.busyMs) best = agent;
   }
-  return best;
+  return own ?? best;
 };
 
 export const ROUTING_STRATEGIES = {
