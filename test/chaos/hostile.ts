@@ -114,7 +114,7 @@ export async function hostileDirectory(context: ChaosContext) {
   const unusable: Array<{ kind: string; dir: string; cause: RegExp; setup?: () => void; namespace?: string }> = [];
   const fileInPlace = path.join(root, 'a-file');
   writeFileSync(fileInPlace, 'not a directory');
-  unusable.push({ kind: 'not a directory', dir: fileInPlace, cause: /not a directory/ });
+  unusable.push({ kind: 'not a directory', dir: fileInPlace, cause: /not a directory|a file stands where a directory should be/ });
   // A fresh directory of ours that we may not write (mode 500): nothing can be created in it.
   const noWrite = path.join(root, 'permission');
   mkdirSync(noWrite);
