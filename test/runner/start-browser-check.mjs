@@ -90,8 +90,14 @@ function waitForUrl(child, exited) {
       if (match) resolve(match[1]);
     };
     child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
-    void exited.then(({ code, signal }) => reject(new Error(`npm start ended (${signal ?? `code ${code}`}) before printing its URL`)));
+    let lastError = '';
+    child.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      lastError = String(chunk).trim().split('\n').at(-1) || lastError;
+    });
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`npm start ended (${signal ?? `code ${code}`}) before printing its URL${lastError ? `: ${lastError}` : ''}`)),
+    );
     void timeout(STARTUP_TIMEOUT_MS, 'npm start printed no URL within 5 minutes').catch(reject);
   });
 }
