@@ -5,7 +5,8 @@
  * documented in directives.ts; start-time behaviour comes from the environment:
  *   DEMO_AGENT_START_DELAY_MS  wait this long before answering `initialize` (slow start)
  *   DEMO_AGENT_EXIT_AT_START   exit at once with this code, after a line on stderr
- *   DEMO_AGENT_SESSION_ERROR   `auth` or `rate-limit`: fail session/new like gemini without a key
+ *   DEMO_AGENT_SESSION_ERROR   `auth` or `rate-limit`: fail session/new like gemini without a key;
+ *                              `internal`: -32603 with the detail in `data`, like claude-agent-acp
  *   DEMO_AGENT_SESSION_DELAY_MS wait this long before answering session/new
  *   DEMO_AGENT_CHILD           `1`: start a helper child process (like codex-acp's native binary)
  *   DEMO_AGENT_SESSION_DIR     where sessions are kept, so a new process can load or resume them
@@ -13,6 +14,13 @@
  *   DEMO_AGENT_SESSION_SUPPORT `full` (default: loadSession, resume, list, close), `load` (loadSession
  *                              only) or `none` (nothing survives the process, like an agent without them)
  *   DEMO_AGENT_CONTEXT_SIZE    the context window reported in usage_update (default 200000 tokens)
+ *   DEMO_AGENT_AUTH            `required`: list sign-in methods like codex-acp and claude-agent-acp and
+ *                              refuse session/new until `authenticate` succeeded: `demo-api-key`
+ *                              (env_var, reads DEMO_API_KEY; a key starting with `bad` is rejected,
+ *                              quoted back in the error's data as careless agents do), `demo-oauth`
+ *                              (agent-side login, always succeeds) and, when the client can do
+ *                              terminal logins, `demo-login` (terminal: `<demo agent> --login`).
+ * Run with `--login`, it plays a terminal login: prints a line and exits 0.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +61,10 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--login')) {
+    process.stdout.write('demo-agent: logged in (terminal login of the demo agent)\n');
+    process.exit(0);
+  }
   const exitAtStart = process.env.DEMO_AGENT_EXIT_AT_START;
   if (exitAtStart !== undefined && exitAtStart !== '') {
     process.stderr.write(`demo-agent: exiting at start as asked (DEMO_AGENT_EXIT_AT_START=${exitAtStart})\n`);
@@ -87,6 +99,9 @@ async function main(): Promise<void> {
     sessions.set(sessionId, session);
     return session;
   };
+  const authRequired = process.env.DEMO_AGENT_AUTH === 'required';
+  let authenticatedWith: string | undefined;
+  let terminalAuth = false;
 
   const rpcErrorFor = (kind: NonNullable<TurnBehaviour['error']>): Error => {
     switch (kind) {
@@ -101,21 +116,40 @@ async function main(): Promise<void> {
 
   const app = acp
     .agent({ name: 'agent-pool-demo' })
-    .onRequest(methods.agent.initialize, async () => {
+    .onRequest(methods.agent.initialize, async ({ params }) => {
       if (startDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, startDelayMs));
+      terminalAuth = params.clientCapabilities?.auth?.terminal === true;
       return {
         protocolVersion: acp.PROTOCOL_VERSION,
         agentCapabilities: {
           loadSession: support !== 'none',
           sessionCapabilities: support === 'full' ? { list: {}, resume: {}, close: {} } : {},
         },
-        authMethods: [],
+        authMethods: authRequired ? demoAuthMethods(terminalAuth) : [],
         agentInfo: { name: 'agent-pool-demo', version: '1.0.0' },
       };
     })
+    .onRequest(methods.agent.authenticate, async ({ params }) => {
+      if (!authRequired || !demoAuthMethods(terminalAuth).some((method) => method.id === params.methodId)) {
+        throw RequestError.invalidParams(undefined, `unknown sign-in method ${params.methodId}`);
+      }
+      if (params.methodId === 'demo-login') throw RequestError.invalidParams(undefined, 'demo-login is a terminal login: run it, do not pass it to authenticate');
+      if (params.methodId === 'demo-api-key') {
+        const key = process.env.DEMO_API_KEY;
+        if (!key) throw RequestError.authRequired({ details: 'DEMO_API_KEY is not set' });
+        // Like careless real agents: the rejected key is quoted back, so the client must blank it.
+        if (key.startsWith('bad')) throw RequestError.authRequired({ details: `the key ${key} was rejected` });
+      }
+      authenticatedWith = params.methodId;
+      process.stderr.write(`demo-agent: signed in with ${params.methodId}\n`);
+      return {};
+    })
     .onRequest(methods.agent.session.new, async ({ params }) => {
       if (sessionDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sessionDelayMs));
+      if (authRequired && !authenticatedWith) throw RequestError.authRequired({ details: 'call authenticate before session/new' });
       if (sessionError === 'auth' || sessionError === 'rate-limit') throw rpcErrorFor(sessionError);
+      // claude-agent-acp under IS_SANDBOX=yes: a bare "Internal error" with the real reason in `data`.
+      if (sessionError === 'internal') throw RequestError.internalError({ details: 'Query closed before response received' });
       sessionCounter += 1;
       // Unique across processes: another process may resume it, and pids are reused.
       const sessionId = `demo-${process.pid}-${sessionCounter}-${randomBytes(3).toString('hex')}`;
@@ -240,6 +274,17 @@ async function main(): Promise<void> {
   const connection = app.connect(acp.ndJsonStream(Writable.toWeb(process.stdout), Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>));
   await connection.closed;
   process.exit(0);
+}
+
+/** What codex-acp and claude-agent-acp list: a key variable, an agent-side login and (when the client can) a terminal login. */
+function demoAuthMethods(terminal: boolean): Acp.AuthMethod[] {
+  const methods: Array<Record<string, unknown>> = [
+    { type: 'env_var', id: 'demo-api-key', name: 'Use DEMO_API_KEY', description: 'Requires setting the `DEMO_API_KEY` environment variable.', vars: [{ name: 'DEMO_API_KEY' }] },
+    { id: 'demo-oauth', name: 'Log in with Demo', description: 'The agent logs in by itself' },
+  ];
+  if (terminal) methods.push({ type: 'terminal', id: 'demo-login', name: 'Log in to the demo', description: 'Run the demo agent with --login', args: ['--login'] });
+  // env_var is newer than the SDK's schema (codex-acp sends it): the wire shape is what matters.
+  return methods as unknown as Acp.AuthMethod[];
 }
 
 function crash(exitCode: number, chunksSent: number): never {

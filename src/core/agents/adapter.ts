@@ -20,6 +20,8 @@ export interface AgentProfile {
   handshakeTimeoutMs: number;
   /** For one-shot adapters, the JSON-lines dialect (`codex-exec`, `gemini`, `claude-print`); ignored otherwise. */
   dialect?: string;
+  /** ACP: the sign-in method (an id from the agent's `authMethods`) to pass to `authenticate`. */
+  authMethod?: string;
 }
 
 export interface AgentStreamEvent {

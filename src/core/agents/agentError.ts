@@ -1,4 +1,4 @@
-import { AgentPoolError } from '../common/errors';
+import { AgentPoolError, type SurfaceAdvice } from '../common/errors';
 import { SpawnError } from '../process/spawn';
 
 export type AgentErrorCode =
@@ -26,6 +26,10 @@ export interface AgentErrorDetails {
   stderrTail?: string;
   /** The JSON-RPC error code the agent answered with, if any. */
   rpcCode?: number;
+  /** The agent's own detail (a JSON-RPC error's `data`), as text. */
+  agentDetail?: string;
+  /** What to do, for each surface; appended to the message. */
+  advice?: SurfaceAdvice;
   cause?: unknown;
 }
 
@@ -38,18 +42,20 @@ export class AgentError extends AgentPoolError {
   readonly command: string | undefined;
   readonly stderrTail: string | undefined;
   readonly rpcCode: number | undefined;
+  readonly agentDetail: string | undefined;
 
   constructor(
     override readonly code: AgentErrorCode,
     message: string,
     details: AgentErrorDetails,
   ) {
-    super(code, message, { cause: details.cause });
+    super(code, message, { cause: details.cause, advice: details.advice });
     this.name = 'AgentError';
     this.profile = details.profile;
     this.command = details.command;
     this.stderrTail = details.stderrTail;
     this.rpcCode = details.rpcCode;
+    this.agentDetail = details.agentDetail;
   }
 }
 
@@ -93,20 +99,53 @@ export function classifyAgentFailure(message: string, rpcCode?: number, data?: u
 
 function safeStringify(value: unknown): string {
   try {
-    return typeof value === 'string' ? value : JSON.stringify(value);
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   } catch {
     return '';
   }
 }
 
 /** The advice appended to auth and rate-limit messages so people know the pool will not retry blindly. */
-export function adviceFor(code: AgentErrorCode, profile: string): string {
+export function adviceFor(code: AgentErrorCode, profile: string): SurfaceAdvice | undefined {
   switch (code) {
     case 'AGENT_AUTH_REQUIRED':
-      return `Sign in to the agent or set its API key (for example through agentPool.profiles.${profile}.env), then restart the pool.`;
-    case 'AGENT_RATE_LIMITED':
-      return `The provider is rate-limiting profile "${profile}"; the pool pauses it and tries again after a cooldown.`;
+      return {
+        vscode: `Sign in to the agent or set its API key (for example in agentPool.profiles.${profile}.env), then start the pool again.`,
+        cli: `Sign in to the agent or set its API key in the environment of this command (or in the "env" of profile "${profile}" in a --profiles FILE), then run again.`,
+      };
+    case 'AGENT_RATE_LIMITED': {
+      const text = `The provider is rate-limiting profile "${profile}"; the pool pauses it and tries again after a cooldown.`;
+      return { vscode: text, cli: `The provider is rate-limiting profile "${profile}"; wait a while and run again.` };
+    }
     default:
-      return '';
+      return undefined;
   }
+}
+
+/**
+ * A JSON-RPC error's `data` as one short line: claude-agent-acp puts the real reason there
+ * ({details: "Query closed before response received"}) behind a bare -32603 "Internal error".
+ */
+export function describeAgentData(data: unknown): string | undefined {
+  if (data === undefined || data === null || data === '') return undefined;
+  let text: string;
+  if (typeof data === 'string') text = data;
+  else if (typeof data === 'object' && !Array.isArray(data)) {
+    const fields = data as Record<string, unknown>;
+    const preferred = ['details', 'detail', 'message', 'error', 'reason'].map((key) => fields[key]).find((value) => typeof value === 'string' && value !== '');
+    text = typeof preferred === 'string' && Object.keys(fields).length === 1 ? preferred : (safeStringify(data) ?? '');
+    if (typeof preferred === 'string' && Object.keys(fields).length > 1) text = `${preferred} ${safeStringify(data)}`;
+  } else text = safeStringify(data) ?? String(data);
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > 400 ? `${text.slice(0, 399)}…` : text || undefined;
+}
+
+/**
+ * The message of an AgentError without its leading `Agent profile "<name>"`, for a caller that
+ * names the profile itself ("Agent profile "x" (command "y") could not start: …"): no stutter.
+ */
+export function withoutProfilePrefix(message: string, profile: string): string {
+  const prefix = `Agent profile "${profile}"`;
+  if (!message.startsWith(prefix)) return message;
+  return message.slice(prefix.length).replace(/^[:,]?\s*/, '');
 }

@@ -4,6 +4,7 @@ import type { ProcessIdentity } from '../process/identity';
 import { spawnAgentProcess, type AgentProcess, type AgentProcessExit } from '../process/spawn';
 import type { AgentConnectionOptions, AgentExit, AgentHealth, AgentProfile } from './adapter';
 import { AgentError, rethrowAsAgentError } from './agentError';
+import { secretRedactor, type Redactor } from './secrets';
 
 /** Extra knobs for tests and benchmarks; the pool passes none. */
 export interface ProcessOverrides {
@@ -34,11 +35,21 @@ export abstract class LongLivedAgent {
   private readonly _onDidSpawn = new Emitter<ProcessIdentity>();
   readonly onDidSpawn: Event<ProcessIdentity> = this._onDidSpawn.event;
 
+  /** Blanks the keys the agent was started with out of anything it says (errors, stderr, logs). */
+  protected readonly redact: Redactor;
+
   constructor(
     readonly profile: AgentProfile,
     protected readonly options: AgentConnectionOptions,
     protected readonly overrides: ProcessOverrides = {},
-  ) {}
+  ) {
+    this.redact = secretRedactor(process.env, profile.env);
+  }
+
+  /** The agent's last stderr lines, keys blanked. */
+  protected stderrTail(tail = this.child?.stderrTail() ?? ''): string {
+    return this.redact(tail);
+  }
 
   get process(): ProcessIdentity | undefined {
     return this.child && !this.child.hasExited ? this.child.identity : undefined;
@@ -74,7 +85,7 @@ export abstract class LongLivedAgent {
   }
 
   protected log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string): void {
-    this.options.log?.(level, `[${this.profile.name}] ${message}`);
+    this.options.log?.(level, this.redact(`[${this.profile.name}] ${message}`));
   }
 
   protected async spawn(signal?: AbortSignal): Promise<AgentProcess> {
@@ -120,7 +131,7 @@ export abstract class LongLivedAgent {
               'AGENT_HANDSHAKE_TIMEOUT',
               `Agent profile "${this.profile.name}": "${this.commandLine()}" did not complete the ${this.profile.adapter} handshake within ${this.profile.handshakeTimeoutMs} ms. ` +
                 `Check that the command speaks this protocol, or raise agentPool.profiles.${this.profile.name}.handshakeTimeoutMs if it starts slowly.`,
-              { profile: this.profile.name, command: this.profile.command, stderrTail: child.stderrTail() },
+              { profile: this.profile.name, command: this.profile.command, stderrTail: this.stderrTail(child.stderrTail()) },
             ),
           ),
         this.profile.handshakeTimeoutMs,
@@ -147,6 +158,7 @@ export abstract class LongLivedAgent {
   }
 
   protected exitedAtStart(exit: AgentProcessExit): AgentError {
+    exit = { ...exit, stderrTail: this.stderrTail(exit.stderrTail) };
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`;
     return new AgentError(
       'AGENT_EXITED_AT_START',
@@ -161,7 +173,7 @@ export abstract class LongLivedAgent {
   private async startFailure(cause: unknown): Promise<AgentError> {
     const exit = await Promise.race([this.child!.exited, delay(EXIT_REPORT_WAIT_MS)]);
     if (exit) return this.exitedAtStart(exit);
-    return new AgentError('AGENT_PROTOCOL_ERROR', `Agent profile "${this.profile.name}": the ${this.profile.adapter} handshake failed: ${errorText(cause)}`, {
+    return new AgentError('AGENT_PROTOCOL_ERROR', `Agent profile "${this.profile.name}": the ${this.profile.adapter} handshake failed: ${this.redact(errorText(cause))}`, {
       profile: this.profile.name,
       command: this.profile.command,
       cause,
@@ -173,17 +185,18 @@ export abstract class LongLivedAgent {
     const child = this.child;
     const exit = child ? await Promise.race([child.exited, delay(EXIT_REPORT_WAIT_MS)]) : undefined;
     if (!exit) {
-      return new AgentError('AGENT_PROTOCOL_ERROR', `Agent profile "${this.profile.name}": the connection broke during ${during}: ${errorText(cause)}`, {
+      return new AgentError('AGENT_PROTOCOL_ERROR', `Agent profile "${this.profile.name}": the connection broke during ${during}: ${this.redact(errorText(cause))}`, {
         profile: this.profile.name,
         command: this.profile.command,
         cause,
       });
     }
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`;
+    const stderrTail = this.stderrTail(exit.stderrTail);
     return new AgentError(
       'AGENT_CRASHED',
-      `Agent profile "${this.profile.name}": the agent exited (${how}) during ${during}.` + (exit.stderrTail ? ` Its last output: ${exit.stderrTail}` : ''),
-      { profile: this.profile.name, command: this.profile.command, stderrTail: exit.stderrTail, cause },
+      `Agent profile "${this.profile.name}": the agent exited (${how}) during ${during}.` + (stderrTail ? ` Its last output: ${stderrTail}` : ''),
+      { profile: this.profile.name, command: this.profile.command, stderrTail, cause },
     );
   }
 
@@ -196,7 +209,7 @@ export abstract class LongLivedAgent {
 
   protected onProcessExit(exit: AgentProcessExit): void {
     this.ready = false;
-    this._onDidExit.fire({ exitCode: exit.exitCode, signal: exit.signal, expected: exit.expected || this.disposed, stderrTail: exit.stderrTail });
+    this._onDidExit.fire({ exitCode: exit.exitCode, signal: exit.signal, expected: exit.expected || this.disposed, stderrTail: this.stderrTail(exit.stderrTail) });
   }
 }
 

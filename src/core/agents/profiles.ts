@@ -14,7 +14,7 @@ export type JsonLinesDialect = (typeof JSON_LINES_DIALECTS)[number];
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 const HANDSHAKE_TIMEOUT_RANGE = { min: 500, max: 300_000 };
-const PROFILE_KEYS = ['adapter', 'command', 'args', 'env', 'permissionPolicy', 'handshakeTimeoutMs', 'dialect'] as const;
+const PROFILE_KEYS = ['adapter', 'command', 'args', 'env', 'permissionPolicy', 'handshakeTimeoutMs', 'dialect', 'authMethod'] as const;
 const PROFILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export const PROMPT_PLACEHOLDER = '{prompt}';
@@ -150,6 +150,10 @@ export function validateProfile(name: string, raw: unknown): AgentProfile {
       );
     }
   }
+  const authMethod = entry.authMethod;
+  if (authMethod !== undefined && (typeof authMethod !== 'string' || authMethod.trim() === '')) {
+    throw new ProfileError(at('authMethod'), `${at('authMethod')} is ${describe(authMethod)}; give the id of one of the sign-in methods the agent lists (e.g. "openai-api-key").`);
+  }
   return {
     name,
     adapter: adapter as AdapterKind,
@@ -159,6 +163,7 @@ export function validateProfile(name: string, raw: unknown): AgentProfile {
     permissionPolicy: permissionPolicy as PermissionPolicy,
     handshakeTimeoutMs,
     ...(dialect === undefined ? {} : { dialect: dialect as string }),
+    ...(authMethod === undefined ? {} : { authMethod: authMethod as string }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { AgentPoolError } from '../common/errors';
+import { AgentPoolError, type SurfaceAdvice } from '../common/errors';
 
 /**
  * Why a pool refused or failed work. Every waiting error names its cause, because a bare
@@ -31,7 +31,7 @@ export class PoolError extends AgentPoolError {
   constructor(
     override readonly code: PoolErrorCode,
     message: string,
-    options?: { cause?: unknown; waitReason?: WaitReason },
+    options?: { cause?: unknown; waitReason?: WaitReason; advice?: SurfaceAdvice },
   ) {
     super(code, message, options);
     this.name = 'PoolError';

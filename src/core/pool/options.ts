@@ -53,7 +53,8 @@ export interface PoolOptions {
   rng?: () => number;
   sampleMemory?: (pid: number) => Promise<number | undefined>;
   permissionHandler?: PermissionHandler;
-  log?: (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** `error`: the failure the line reports, so a surface that shows the failure itself can skip the line. */
+  log?: (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
 }
 
 export type ResolvedPoolOptions = Required<Omit<PoolOptions, 'permissionHandler' | 'log'>> &

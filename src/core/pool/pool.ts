@@ -104,8 +104,9 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     if (this.closed) throw this.dispatcher.closedError();
     await Promise.all(this.ensureCapacity());
     this.recycleMonitor.start();
-    if (this.breaker.state === 'open' && this.supervisor.lastStartError) {
-      throw new PoolError('POOL_CIRCUIT_OPEN', this.supervisor.lastStartError);
+    const failure = this.supervisor.lastStartFailure;
+    if (this.breaker.state === 'open' && failure) {
+      throw new PoolError('POOL_CIRCUIT_OPEN', failure.facts, { cause: failure, advice: failure.advice });
     }
   }
 

@@ -1,7 +1,9 @@
 import type { AgentConnection, AgentExit } from '../agents/adapter';
 import { describeHolders } from '../budget/budget';
 import type { TimerHandle } from '../common/clock';
-import { errorMessage } from '../common/errors';
+import { AgentPoolError, errorMessage } from '../common/errors';
+import { AgentError, withoutProfilePrefix } from '../agents/agentError';
+import type { AgentProfile } from '../agents/adapter';
 import type { Emitter } from '../common/event';
 import type { ConversationTable } from '../conversations/conversationTable';
 import type { ModuleAffinity } from './routers/affinity';
@@ -43,6 +45,8 @@ export class Supervisor {
   budgetRefusal: string | undefined;
   lastStartError: string | undefined;
   private repeatedStartFailures = 0;
+  /** The same, as an error that keeps the agent's code, detail and per-surface advice. */
+  lastStartFailure: AgentPoolError | undefined;
   consecutiveCrashes = 0;
   private nextOrdinal = 0;
   private readonly restartQueue: PooledAgent[] = [];
@@ -265,18 +269,19 @@ export class Supervisor {
       return;
     }
     const deliberate = pool.closed;
-    // The adapter's message names the profile already; say it once.
-    const detail = errorMessage(error).replace(/^Agent profile "[^"]*":?\s*/, '');
-    const message = `Agent profile "${this.profileName}" (command "${pool.options.profile.command}") could not start: ${detail}`;
+    const failure = startFailure(pool.options.profile, error);
+    const message = failure.message;
+    const detail = withoutProfilePrefix(failure.facts, this.profileName);
     if (!deliberate) {
       // The circuit retries a lasting fault every cooldown; the log says it once, then again only after 2, 4, 8… failed tries.
       const repeat = message === this.lastStartError;
       this.repeatedStartFailures = repeat ? this.repeatedStartFailures + 1 : 0;
       const tries = this.repeatedStartFailures + 1;
-      if (!repeat) pool.options.log?.('error', message);
+      if (!repeat) pool.options.log?.('error', message, failure);
       else if ((tries & (tries - 1)) === 0) pool.options.log?.('warn', `${this.profileName} still cannot start after ${tries} tries: ${detail}`);
       else pool.options.log?.('debug', `${this.profileName} still cannot start (try ${tries})`);
       this.lastStartError = message;
+      this.lastStartFailure = failure;
     }
     if (agent.state === 'starting') pool.transition(agent, 'unhealthy', message);
     try {
@@ -290,7 +295,8 @@ export class Supervisor {
     if (agent.state !== 'stopped') pool.transition(agent, 'stopped', message);
     this.forget(agent);
     // Any failure to start opens the circuit at once: retrying a missing binary only burns CPU and budget.
-    if (!deliberate) pool.breaker.recordFailure(`${message} [${errorCode(error) ?? 'error'}]`, true);
+    // The breaker's reason is shown under the pool's name: without the profile, it reads once.
+    if (!deliberate) pool.breaker.recordFailure(`${withoutProfilePrefix(message, this.profileName)} [${errorCode(error) ?? 'error'}]`, true);
     else if (trial) pool.breaker.releaseTrial(trial);
     pool.afterChange();
   }
@@ -392,4 +398,27 @@ export class Supervisor {
     this.pool.agents.delete(agent.id);
     this.pool.affinity.unpin(agent.id);
   }
+}
+
+/**
+ * "Agent profile "x" (command "y …") could not start: <what the agent said>", said once: the
+ * adapter's own "Agent profile "x"" is dropped, and its code, detail and advice are kept.
+ */
+export function startFailure(profile: AgentProfile, error: unknown): AgentPoolError {
+  const commandLine = [profile.command, ...profile.args].join(' ');
+  const facts = error instanceof AgentPoolError ? error.facts : errorMessage(error);
+  const message = `Agent profile "${profile.name}" could not start (command "${commandLine}"): ${withoutProfilePrefix(facts, profile.name)}`;
+  const code = errorCode(error) ?? 'AGENT_SPAWN_FAILED';
+  if (error instanceof AgentError) {
+    return new AgentError(error.code, message, {
+      profile: profile.name,
+      command: profile.command,
+      stderrTail: error.stderrTail,
+      rpcCode: error.rpcCode,
+      agentDetail: error.agentDetail,
+      advice: error.advice,
+      cause: error,
+    });
+  }
+  return new AgentPoolError(code, message, { cause: error, advice: error instanceof AgentPoolError ? error.advice : undefined });
 }

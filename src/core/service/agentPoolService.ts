@@ -35,7 +35,8 @@ import { Conversations } from './conversations';
 import { describePoolEvent, WindowWatcher } from './activityLog';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-export type ServiceLog = (level: LogLevel, message: string) => void;
+/** `error`: the failure a line reports; a surface that shows that failure itself skips the line (one message, once). */
+export type ServiceLog = (level: LogLevel, message: string, error?: unknown) => void;
 
 export interface AgentPoolServiceOptions {
   settings: Settings;
@@ -191,7 +192,7 @@ export class AgentPoolService implements Disposable {
         cwd: this.options.cwd,
         clock: this.clock,
         permissionHandler: this.options.permissionHandler,
-        log: (level, message) => log(level, message),
+        log: (level, message, error) => log(level, message, error),
       },
     });
     this.disposables.add(
@@ -251,7 +252,13 @@ export class AgentPoolService implements Disposable {
     if (!profile) {
       throw new AgentPoolError(
         'UNKNOWN_PROFILE',
-        `There is no agent profile "${name}". Known profiles: ${Object.keys(this.profileTable).join(', ')}. Add one under agentPool.profiles.`,
+        `There is no agent profile "${name}". Known profiles: ${Object.keys(this.profileTable).join(', ')}.`,
+        {
+          advice: {
+            vscode: 'Add one under agentPool.profiles.',
+            cli: 'Use one of them with --profile, or add one in a JSON file passed with --profiles FILE.',
+          },
+        },
       );
     }
     return profile;

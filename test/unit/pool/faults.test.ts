@@ -177,7 +177,7 @@ describe('agent pool with real demo agents: faults and supervision', function ()
       const events = recordEvents(pool);
       await assert.rejects(pool.start(), (error: unknown) => {
         assert.equal(codeOf(error), 'POOL_CIRCUIT_OPEN');
-        assert.match((error as Error).message, /Agent profile "demo" \(command ".+"\) could not start/);
+        assert.match((error as Error).message, /Agent profile "demo" could not start \(command ".+"\): /);
         assert.match((error as Error).message, expected);
         return true;
       });

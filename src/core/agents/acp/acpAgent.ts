@@ -1,9 +1,11 @@
 import { Readable, Writable } from 'node:stream';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
 import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult, ResumeRequest, SessionSupport, TokenUsage } from '../adapter';
-import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
+import { asSentence } from '../../common/errors';
+import { AgentError, adviceFor, classifyAgentFailure, describeAgentData } from '../agentError';
 import { LongLivedAgent } from '../longLivedAgent';
 import { decidePermission } from '../permissions';
+import { chooseSignIn, readAuthMethods, signInAdvice, type OfferedAuthMethod } from './signIn';
 
 type AcpModule = typeof Acp;
 let acpModule: Promise<AcpModule> | undefined;
@@ -41,6 +43,10 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
   private readonly sessionCosts = new Map<string, number>();
   /** What the agent said about itself in `initialize`, for logs and the UI. */
   initializeResponse: Acp.InitializeResponse | undefined;
+  /** The sign-in methods the agent offers; an auth failure lists them with how to use each. */
+  authMethods: OfferedAuthMethod[] = [];
+  /** The method passed to `authenticate`, if any. */
+  signedInWith: string | undefined;
 
   async start(signal?: AbortSignal): Promise<void> {
     const acp = await loadAcpSdk();
@@ -56,14 +62,43 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     this.initializeResponse = await this.boundHandshake(
       this.connection.agent.request(acp.methods.agent.initialize, {
         protocolVersion: acp.PROTOCOL_VERSION,
-        clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
+        // Terminal logins are never run by us, but listing them lets the message name the command to run.
+        clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false, auth: { terminal: true } },
         clientInfo: { name: 'agent-pool', version: '0.1.0' },
       }),
       signal,
       (error) => (isAgentRpcError(error) ? this.rpcError('initialize', error) : undefined),
     );
+    this.authMethods = readAuthMethods(this.initializeResponse.authMethods);
+    await this.boundHandshake(this.signIn(), signal, (error) => (isAgentRpcError(error) ? this.rpcError('authenticate', error) : undefined));
     this.ready = true;
     this.log('info', `ready: pid ${child.pid}, protocol ${this.initializeResponse.protocolVersion}`);
+  }
+
+  /**
+   * Calls `authenticate` before any session when a method fits (see signIn.ts): codex-acp takes
+   * OPENAI_API_KEY only this way. The log names the method and its variable, never the value.
+   */
+  private async signIn(): Promise<void> {
+    const choice = chooseSignIn(this.authMethods, this.profile, process.env);
+    if (choice.action === 'unknown-method') {
+      const offered = this.authMethods.map((method) => `"${method.id}"`).join(', ') || 'none';
+      throw new AgentError('AGENT_AUTH_REQUIRED', `Agent profile "${this.profile.name}" asks for sign-in method "${choice.requested}", which the agent does not offer (it offers ${offered}).`, {
+        profile: this.profile.name,
+        command: this.profile.command,
+        advice: {
+          vscode: `Set agentPool.profiles.${this.profile.name}.authMethod to one of them, or remove it to let the pool choose.`,
+          cli: `Set "authMethod" of profile "${this.profile.name}" in the --profiles FILE to one of them, or remove it to let the pool choose.`,
+        },
+      });
+    }
+    if (choice.action === 'none') {
+      if (this.authMethods.length > 0) this.log('debug', `not signing in: ${choice.why}`);
+      return;
+    }
+    this.log('info', `signing in with method "${choice.method.id}" (${choice.why})`);
+    await this.connection!.agent.request(this.methods.agent.authenticate, { methodId: choice.method.id });
+    this.signedInWith = choice.method.id;
   }
 
   async openSession(options: { cwd: string }): Promise<string> {
@@ -279,14 +314,24 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     return usage;
   }
 
+  /**
+   * The agent's JSON-RPC error as one message: the method, the code, the agent's text and its own
+   * detail (`data`), keys blanked; for an auth failure, the sign-in methods the agent offers.
+   */
   private rpcError(method: string, error: Acp.RequestError): AgentError {
     const code = classifyAgentFailure(error.message, error.code, error.data);
-    const advice = adviceFor(code, this.profile.name);
-    return new AgentError(
-      code,
-      `Agent profile "${this.profile.name}" answered ${method} with error ${error.code}: ${error.message}.${advice ? ` ${advice}` : ''}`,
-      { profile: this.profile.name, command: this.profile.command, rpcCode: error.code, cause: error },
-    );
+    const detail = describeAgentData(error.data);
+    const text = this.redact(asSentence(`${error.message}${detail ? ` (${detail})` : ''}`));
+    const advice = code === 'AGENT_AUTH_REQUIRED' ? signInAdvice(this.authMethods, this.profile) : adviceFor(code, this.profile.name);
+    const signedIn = code === 'AGENT_AUTH_REQUIRED' && this.signedInWith ? ` It was signed in with method "${this.signedInWith}".` : '';
+    return new AgentError(code, `Agent profile "${this.profile.name}" answered ${method} with error ${error.code}: ${text}${signedIn}`, {
+      profile: this.profile.name,
+      command: this.profile.command,
+      rpcCode: error.code,
+      agentDetail: detail === undefined ? undefined : this.redact(detail),
+      advice,
+      cause: error,
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult } from '../adapter';
+import { asSentence } from '../../common/errors';
 import { AgentError, adviceFor, classifyAgentFailure } from '../agentError';
 import { LongLivedAgent } from '../longLivedAgent';
 import { decidePermission } from '../permissions';
@@ -135,9 +136,10 @@ export class ClaudeStreamJsonAgent extends LongLivedAgent implements AgentConnec
       const code = classifyAgentFailure(end.errorText ?? '');
       const advice = adviceFor(code, this.profile.name);
       turn.reject(
-        new AgentError(code, `Agent profile "${this.profile.name}": the turn failed: ${end.errorText}.${advice ? ` ${advice}` : ''}`, {
+        new AgentError(code, `Agent profile "${this.profile.name}": the turn failed: ${asSentence(end.errorText ?? 'no reason given')}`, {
           profile: this.profile.name,
           command: this.profile.command,
+          advice,
         }),
       );
       return;

@@ -167,8 +167,8 @@ export class OneShotAgent implements AgentConnection {
       code,
       `Agent profile "${this.profile.name}": "${this.profile.command}" exited (${how}) without finishing the turn` +
         (explanation ? `: ${explanation}` : '.') +
-        (advice ? ` ${advice}` : code === 'AGENT_EXITED_AT_START' ? ` Check agentPool.profiles.${this.profile.name}.` : ''),
-      { profile: this.profile.name, command: this.profile.command, stderrTail: exit.stderrTail },
+        (advice ? '' : code === 'AGENT_EXITED_AT_START' ? ` Check agentPool.profiles.${this.profile.name}.` : ''),
+      { profile: this.profile.name, command: this.profile.command, stderrTail: exit.stderrTail, advice },
     );
   }
 
