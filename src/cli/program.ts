@@ -123,7 +123,7 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .option('--wait <duration>', 'how long to wait for an agent slot (default 60s, setting agentPool.pool.acquireTimeoutMs) or for a --session conversation busy elsewhere (default: until its turn ends) before giving up with exit code 3', parseDuration)
     .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
     .argument('[prompt]', 'the prompt (quote it); "-" reads it from stdin')
-    .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143).')
+    .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143); a second one stops the agent at once.')
     .action(action((prompt: string | undefined, options: RunOptions) => runCommand(context(), options, prompt)));
 
   const conversations = program

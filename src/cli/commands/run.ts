@@ -3,7 +3,7 @@ import { basename, dirname } from 'node:path';
 import type { AgentProfile, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
 import type { Lease, TurnResult } from '../../core/pool/lease';
 import { resolveProfiles } from '../../core/agents/profiles';
-import { AgentPoolError, errorMessage } from '../../core/common/errors';
+import { AgentPoolError, describeFor, errorMessage } from '../../core/common/errors';
 import { readSettings } from '../../core/config/settings';
 import { errorCode } from '../../core/pool/errors';
 import { AgentPoolService } from '../../core/service/agentPoolService';
@@ -31,6 +31,8 @@ export interface RunOptions {
   file?: string;
   /** Overrides the profile's permissionPolicy for this run. */
   permissions?: PermissionPolicy;
+  /** Milliseconds the agent may take to send its first event (agentPool.pool.firstEventTimeoutSeconds). */
+  firstEventTimeout?: number;
 }
 
 /**
@@ -42,14 +44,9 @@ export interface RunOptions {
 export async function runCommand(context: CliContext, options: RunOptions, promptArgument: string | undefined): Promise<number> {
   const startedAt = performance.now();
   const output = createRunOutput(options.format ?? 'text', context.io, startedAt);
-  const abort = new AbortController();
-  let signal: NodeJS.Signals | undefined;
-  const cancel = (received: NodeJS.Signals) => {
-    signal ??= received;
-    abort.abort();
-  };
-  process.once('SIGINT', cancel);
-  process.once('SIGTERM', cancel);
+  let service: AgentPoolService | undefined;
+  const signals = new SignalWatch(() => service, context.io);
+  const heldBack: HeldBack[] = [];
   const summary: RunSummary = {
     exitCode: ExitCode.ok,
     stopReason: null,
@@ -62,31 +59,33 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     error: null,
     start: null,
   };
-  let service: AgentPoolService | undefined;
   try {
     const source = choosePromptSource({ argument: promptArgument, file: options.file });
     const prompt = await readPrompt(source);
-    const result = await runTurn(context, options, prompt, source, output, abort.signal, summary, (created) => (service = created));
+    const result = await runTurn(context, options, prompt, source, output, signals.abort.signal, summary, heldBack, (created) => (service = created));
+    printHeldBack(context.io, heldBack);
     summary.stopReason = result.stopReason;
     summary.text = result.text;
     summary.firstEventMs = result.firstEventMs ?? null;
     summary.costUsd = result.usage?.costUsd ?? null;
     summary.inputTokens = result.usage?.inputTokens ?? null;
     summary.outputTokens = result.usage?.outputTokens ?? null;
-    summary.exitCode = exitCodeForStopReason(result.stopReason, signal);
+    summary.exitCode = exitCodeForStopReason(result.stopReason, signals.received);
   } catch (error) {
-    if (abort.signal.aborted) {
-      summary.exitCode = exitCodeForSignal(signal ?? 'SIGINT');
+    printHeldBack(context.io, heldBack, error);
+    if (signals.received) {
+      summary.exitCode = exitCodeForSignal(signals.received);
     } else {
       summary.exitCode = error instanceof CliError ? error.exitCode : exitCodeForError(error);
-      const message = error instanceof CliError ? error.message : errorMessage(error) + cliHint(error);
+      const message = error instanceof CliError ? error.message : describeFor(error, 'cli') + cliHint(error);
       summary.error = { code: error instanceof CliError ? null : (errorCode(error) ?? null), message };
       context.io.err(`agent-pool: ${message}\n`);
     }
   } finally {
-    process.off('SIGINT', cancel);
-    process.off('SIGTERM', cancel);
+    // Signals stay handled until the record and the slots are released: a second one only hurries.
+    signals.shuttingDown = true;
     await service?.shutdown();
+    signals.dispose();
   }
   summary.durationMs = performance.now() - startedAt;
   output.done(summary);
@@ -101,6 +100,7 @@ async function runTurn(
   output: RunOutput,
   signal: AbortSignal,
   summary: RunSummary,
+  heldBack: HeldBack[],
   created: (service: AgentPoolService) => void,
 ): Promise<PromptResult> {
   const { io } = context;
@@ -119,6 +119,7 @@ async function runTurn(
     'pool.maxAgents': 1,
     ...(options.wait === undefined ? {} : { 'pool.acquireTimeoutMs': options.wait }),
     ...(options.maxAgentsTotal === undefined ? {} : { maxAgentsTotal: options.maxAgentsTotal }),
+    ...(options.firstEventTimeout === undefined ? {} : { 'pool.firstEventTimeoutSeconds': Math.max(1, Math.ceil(options.firstEventTimeout / 1000)) }),
   };
   const { settings, problems } = readSettings((key) => values[key]);
   if (problems.length) throw new CliError(problems.join('\n'), ExitCode.usage);
@@ -132,10 +133,16 @@ async function runTurn(
     distDirectory,
     spawnBlockedReason: () => undefined,
     permissionHandler: permissions.handler,
-    log: (level, message) => {
+    // Failures the pool logs and also throws are told once, by the thrown error; the rest print as they come.
+    log: (level, message, error) => {
       if (level !== 'error' && level !== 'warn' && !options.verbose) return;
-      if (startLog) startLog.push(`[${level}] ${message}\n`);
-      else io.err(`[${level}] ${message}\n`);
+      if (!options.verbose && error !== undefined) {
+        heldBack.push({ level, error });
+        return;
+      }
+      const line = options.verbose ? `[${level}] ${message}\n` : `agent-pool: ${level === 'warn' ? 'warning: ' : ''}${message}\n`;
+      if (startLog) startLog.push(line);
+      else io.err(line);
     },
   });
   created(service);
@@ -222,6 +229,66 @@ function findProfile(userProfiles: unknown, name: string, distDirectory: string)
 function settingsEntry(profile: AgentProfile): Record<string, unknown> {
   const { name: _name, dialect, ...entry } = profile;
   return dialect === undefined ? entry : { ...entry, dialect };
+}
+
+/**
+ * Ctrl-C and SIGTERM for the whole run, cleanup included. The first cancels the turn (the agent
+ * is then stopped gracefully); a second, or one during the cleanup, kills the agents at once. No
+ * signal ever cuts the cleanup short: the handlers stay until the window record and the budget
+ * slots are released, and the exit code says which signal came first (130 or 143).
+ */
+class SignalWatch {
+  readonly abort = new AbortController();
+  received: NodeJS.Signals | undefined;
+  shuttingDown = false;
+  private readonly onSignal = (signal: NodeJS.Signals) => this.handle(signal);
+
+  constructor(
+    private readonly service: () => AgentPoolService | undefined,
+    private readonly io: CliContext['io'],
+  ) {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private handle(signal: NodeJS.Signals): void {
+    const first = this.received === undefined;
+    this.received ??= signal;
+    if (first && !this.shuttingDown) {
+      this.abort.abort();
+      return;
+    }
+    const service = this.service();
+    if (!service) return;
+    this.io.err('agent-pool: stopping the agent now; releasing its budget slot and this run\'s record…\n');
+    void service.hurryShutdown();
+  }
+}
+
+interface HeldBack {
+  level: string;
+  error: unknown;
+}
+
+/** Logged failures that the error ending the run does not already report (nothing is lost, nothing said twice). */
+function printHeldBack(io: CliContext['io'], heldBack: HeldBack[], thrown?: unknown): void {
+  const told = causesOf(thrown);
+  for (const line of heldBack.splice(0)) if (!told.has(line.error)) io.err(`agent-pool: ${line.level === 'warn' ? 'warning: ' : ''}${describeFor(line.error, 'cli')}\n`);
+}
+
+/** The error and the errors it wraps (`cause`), to tell which logged failures it already reports. */
+function causesOf(error: unknown): Set<unknown> {
+  const causes = new Set<unknown>();
+  for (let current = error; current !== undefined && current !== null && !causes.has(current); current = (current as { cause?: unknown }).cause) {
+    causes.add(current);
+    if (typeof current !== 'object') break;
+  }
+  return causes;
 }
 
 /** The core's messages name VS Code settings; on the command line the same knobs are flags. */

@@ -104,9 +104,26 @@ export class PoolManager implements Disposable {
     const entry = this.pools.get(profile);
     if (!entry) return;
     this.pools.delete(profile);
-    await entry.pool.close();
+    this.closingPools.add(entry.pool);
+    try {
+      await entry.pool.close();
+    } finally {
+      this.closingPools.delete(entry.pool);
+    }
     entry.subscription.dispose();
   }
+
+  /**
+   * Cuts every close short (a second Ctrl-C): running turns get no more grace, agents' process
+   * groups are killed at once. Slots are still released only once each process is gone.
+   */
+  hurry(): void {
+    for (const { pool } of this.pools.values()) pool.hurry();
+    for (const pool of this.closingPools) pool.hurry();
+  }
+
+  /** Pools whose close() is running: hurry() must reach them too. */
+  private readonly closingPools = new Set<AgentPool>();
 
   async closeAll(): Promise<void> {
     await Promise.all([...this.pools.keys()].map((profile) => this.close(profile)));

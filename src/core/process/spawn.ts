@@ -182,6 +182,9 @@ export class AgentProcess implements Disposable {
     if (!this.hasExited && this.killTimer === undefined) {
       this.signalGroup(graceMs <= 0 ? 'SIGKILL' : 'SIGTERM');
       this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), Math.max(graceMs, 0));
+    } else if (!this.hasExited && graceMs <= 0) {
+      // A kill already in its SIGTERM grace, hurried (a second Ctrl-C): no more grace.
+      this.signalGroup('SIGKILL');
     }
     return this.exited;
   }

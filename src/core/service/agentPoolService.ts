@@ -550,6 +550,16 @@ export class AgentPoolService implements Disposable {
     return this.shuttingDown;
   }
 
+  /**
+   * Shuts down now (a second Ctrl-C or SIGTERM): turns get no grace and agents are killed at once.
+   * Nothing is skipped: each slot is released once its process is gone, then the record removed.
+   */
+  hurryShutdown(): Promise<void> {
+    const done = this.shutdown();
+    this.managerInstance?.hurry();
+    return done;
+  }
+
   /** Disposable entry point: the same ordered shutdown, not awaited. */
   dispose(): void {
     void this.shutdown();
