@@ -122,6 +122,7 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .option('--verbose', 'also print the pool\'s info and debug log to stderr')
     .option('--wait <duration>', 'how long to wait for an agent slot (default 60s, setting agentPool.pool.acquireTimeoutMs) or for a --session conversation busy elsewhere (default: until its turn ends) before giving up with exit code 3', parseDuration)
     .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
+    .option('--first-event-timeout <duration>', 'how long the agent may stay silent after the prompt before the turn fails with exit code 3 (default 45s, setting agentPool.pool.firstEventTimeoutSeconds)', parseDuration)
     .argument('[prompt]', 'the prompt (quote it); "-" reads it from stdin')
     .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143); a second one stops the agent at once.')
     .action(action((prompt: string | undefined, options: RunOptions) => runCommand(context(), options, prompt)));

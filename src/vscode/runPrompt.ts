@@ -1,3 +1,4 @@
+import { describeFirstOutputWait } from '../core/pool/firstOutputWait';
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
 import type { AgentPoolService } from '../core/service/agentPoolService';
@@ -69,6 +70,10 @@ export async function runPrompt(
           agentId: args.agentId,
           signal: abort.signal,
           task: firstLine(prompt),
+          // Until the first event: "waiting for claude's first output · 25 s", so silence is visible.
+          onWaiting: (wait) => {
+            if (wait) progress.report({ message: describeFirstOutputWait(wait) });
+          },
           onEvent: (event) => {
             if (event.kind === 'text' && event.text) transcript.append(event.text);
             else if (event.kind === 'tool-call' && event.text) transcript.append(`\n\n> tool: ${event.text}\n\n`);

@@ -1,5 +1,5 @@
 import { MetricsAggregator } from '../../core/metrics/aggregator';
-import { formatDuration } from '../../core/metrics/formats';
+import { formatDuration, poolCircuits } from '../../core/metrics/formats';
 import type { CliContext } from '../context';
 import { EXIT_OK, table } from '../io';
 import { noWindowsHint } from './status';
@@ -19,6 +19,7 @@ export async function instancesCommand(context: CliContext, options: { json?: bo
       heartbeatAgeMs: Math.round(window.heartbeatAgeMs),
       agents: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.total, 0) ?? 0,
       busy: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.busy, 0) ?? 0,
+      pools: poolCircuits(window.snapshot),
       startedAt: new Date(window.record.startedAt).toISOString(),
     }));
     if (options.json) {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { AgentProfile, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
+import type { AgentProfile, AgentStreamEvent, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
+import { systemClock } from '../../core/common/clock';
+import { describeFirstOutputWait, FirstOutputWatch, type FirstOutputWait } from '../../core/pool/firstOutputWait';
 import type { Lease, TurnResult } from '../../core/pool/lease';
 import { resolveProfiles } from '../../core/agents/profiles';
 import { AgentPoolError, describeFor, errorMessage } from '../../core/common/errors';
@@ -155,14 +157,38 @@ async function runTurn(
   startLog = undefined;
   if (service.registrationProblem) output.notice(`agent-pool: running unregistered: ${service.registrationProblem}`);
   throwIfAborted(signal);
+  // From here until the agent's first event, a terminal shows "waiting for <profile>'s first output · N s".
+  const onWaiting = (options.format ?? 'text') === 'text' ? waitingLine(io) : undefined;
+  const waiting = onWaiting ? new FirstOutputWatch(systemClock, profile.name, onWaiting) : undefined;
+  try {
+    return await startAndRun(service, profile, prompt, options, output, signal, summary, policy, waiting);
+  } finally {
+    waiting?.dispose();
+  }
+}
+
+async function startAndRun(
+  service: AgentPoolService,
+  profile: AgentProfile,
+  prompt: string,
+  options: RunOptions,
+  output: RunOutput,
+  signal: AbortSignal,
+  summary: RunSummary,
+  policy: PermissionPolicy,
+  waiting: FirstOutputWatch | undefined,
+): Promise<PromptResult> {
   await service.startPool(profile.name, { minAgents: 1, maxAgents: 1, autoscale: false });
   throwIfAborted(signal);
   const request = { profiles: [profile.name], signal, task: prompt.slice(0, 60) };
   const turn = async (lease: Lease): Promise<TurnResult> => {
     const start: RunStart = { profile: profile.name, agent: lease.agentId, conversation: options.session ?? null, adapter: profile.adapter, permissions: policy };
     summary.start = start;
+    waiting?.clear();
     output.started(start);
-    return lease.prompt(prompt, { signal, onEvent: (event) => output.agentEvent(event) });
+    waiting?.redraw();
+    const onEvent = (event: AgentStreamEvent) => output.agentEvent(event);
+    return lease.prompt(prompt, { signal, onEvent: waiting ? waiting.wrap(onEvent) : onEvent });
   };
   const key = options.session;
   if (key === undefined) {
@@ -188,6 +214,24 @@ async function runTurn(
     output.notice(`conversation "${key}": closed`);
   }
   return result;
+}
+
+/**
+ * "waiting for claude's first output · 25 s", redrawn in place on stderr when it is a terminal
+ * (stdout carries the answer, so the line never mixes with it); nothing in a pipe or a log.
+ */
+function waitingLine(io: CliContext['io']): ((wait: FirstOutputWait | undefined) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  let shown = false;
+  return (wait) => {
+    if (wait) {
+      io.err(`\r\x1b[2K${describeFirstOutputWait(wait)}`);
+      shown = true;
+    } else if (shown) {
+      io.err('\r\x1b[2K');
+      shown = false;
+    }
+  };
 }
 
 /** What happened to the conversation's context, in words: said every time, so a lost context is never silent. */

@@ -86,6 +86,9 @@ export const SETTINGS_TABLE = [
   { key: 'pool.acquireTimeoutMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, max: 3_600_000, scope: 'window', applies: 'new-pools', feeds: { pool: 'acquireTimeoutMs' } },
   { key: 'pool.idleWatchdogSeconds', type: 'integer', default: 120, unit: 'seconds', min: 1, max: 3600, scope: 'window', applies: 'new-pools', feeds: { pool: 'idleWatchdogMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.turnDeadlineSeconds', type: 'integer', default: 1800, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'turnDeadlineMs', factor: 1000, optionMin: 1 } },
+  // Well under the idle watchdog: real agents stream a first event within seconds (claude ~2 s cold), one
+  // with no network or no sign-in says nothing for minutes. It counts toward the circuit breaker.
+  { key: 'pool.firstEventTimeoutSeconds', type: 'integer', default: 45, unit: 'seconds', min: 1, max: 3600, scope: 'window', applies: 'new-pools', feeds: { pool: 'firstEventTimeoutMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.scaleDownAfterSeconds', type: 'integer', default: 300, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'scaleDownAfterMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.keepSpareAgent', type: 'boolean', default: true, scope: 'window', applies: 'new-pools', feeds: { pool: 'keepSpareAgent' } },
   { key: 'pool.dedicatedPairs', type: 'boolean', default: false, scope: 'window', applies: 'new-pools', feeds: { pool: 'dedicatedPairs' } },

@@ -53,7 +53,7 @@ class PoolCounters {
   scaleDowns: number;
   lastScale: ScaleEventRecord | undefined;
   queueDepth = 0;
-  circuit: { state: CircuitState; reason?: string } = { state: 'closed' };
+  circuit: { state: CircuitState; reason?: string; lastFailure?: { message: string; at: number } } = { state: 'closed' };
 
   constructor(
     readonly profile: string,
@@ -175,7 +175,9 @@ export class MetricsCollector implements Disposable {
         pool.lastScale = { direction: event.direction, at: event.at ?? this.clock.wallNow(), from: event.from, to: event.to, reason: event.reason };
         break;
       case 'circuit':
-        pool.circuit = event.reason === undefined ? { state: event.state } : { state: event.state, reason: event.reason };
+        pool.circuit = { state: event.state };
+        if (event.reason !== undefined) pool.circuit.reason = event.reason;
+        if (event.lastFailure) pool.circuit.lastFailure = event.lastFailure;
         break;
       case 'recycle':
         pool.recycles++;

@@ -1,4 +1,5 @@
 import type { AggregateView } from './aggregate';
+import type { MetricsSnapshot, PoolMetrics } from './snapshot';
 
 /**
  * Text renderings of an aggregate view, pure functions of the view:
@@ -49,12 +50,21 @@ export function formatJson(view: AggregateView, options: { indent?: number; snap
         agents: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.total, 0) ?? 0,
         busy: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.busy, 0) ?? 0,
         prompts: window.snapshot?.pools.reduce((sum, pool) => sum + pool.prompts.total, 0) ?? 0,
+        pools: poolCircuits(window.snapshot),
         ...(options.snapshots ? { snapshot: window.snapshot ?? null } : {}),
       })),
     },
     null,
     options.indent ?? 2,
   );
+}
+
+/**
+ * Each pool's circuit and last failure, as `status --json` and `instances --json` show them: why
+ * a profile is paused in another window (or was, in a headless run) is visible from anywhere.
+ */
+export function poolCircuits(snapshot: MetricsSnapshot | undefined): Array<{ profile: string; closed: boolean; circuit: PoolMetrics['circuit'] }> {
+  return (snapshot?.pools ?? []).map((pool) => ({ profile: pool.profile, closed: pool.closed, circuit: pool.circuit }));
 }
 
 function agentCounts(view: AggregateView): string {

@@ -83,7 +83,8 @@ export interface PoolMetrics {
   lastScale?: ScaleEventRecord;
   /** busy / total agents at `writtenAt` (0 with no agents). */
   utilization: number;
-  circuit: { state: CircuitState; reason?: string };
+  /** The pool's circuit and its last failure: other windows and the CLI show why a profile is paused. */
+  circuit: { state: CircuitState; reason?: string; lastFailure?: { message: string; at: number } };
   closed: boolean;
   /** Every prompt this pool ran, including those of agents that are gone. */
   prompts: PromptFigures;

@@ -19,6 +19,8 @@ export type PoolErrorCode =
   | 'POOL_AGENT_UNAVAILABLE'
   /** The pool has maxAgents agents: nothing more can start until one stops or the limit rises. */
   | 'POOL_AT_LIMIT'
+  /** The agent sent no event at all within the first-event deadline (network, sign-in, rate limit). */
+  | 'AGENT_FIRST_EVENT_TIMEOUT'
   | 'TURN_IDLE_TIMEOUT'
   | 'TURN_DEADLINE_EXCEEDED';
 

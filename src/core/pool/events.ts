@@ -10,6 +10,14 @@ export type AgentState = 'starting' | 'idle' | 'busy' | 'draining' | 'recycling'
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
+/** A pool's circuit as every surface shows it: the state, why it is not closed, and the last failure (also after it closed again). */
+export interface CircuitView {
+  state: CircuitState;
+  reason?: string;
+  retryAt?: number;
+  lastFailure?: { message: string; at: number };
+}
+
 export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'timed-out';
 
 export interface AgentInfo {
@@ -40,7 +48,7 @@ export interface PoolSnapshot {
   agents: AgentInfo[];
   queueDepth: number;
   /** `retryAt`: wall-clock ms when an open circuit lets one trial through, for display ("until 12:03"). */
-  circuit: { state: CircuitState; reason?: string; retryAt?: number };
+  circuit: CircuitView;
   closed: boolean;
   /** This pool's conversations. */
   conversations?: ConversationInfo[];
@@ -74,7 +82,7 @@ export type PoolEvent =
       /** Wall-clock ms of the decision (optional for compatibility with early emitters). */
       at?: number;
     }
-  | { type: 'circuit'; profile: string; state: CircuitState; reason?: string; retryAt?: number }
+  | { type: 'circuit'; profile: string; state: CircuitState; reason?: string; retryAt?: number; lastFailure?: { message: string; at: number } }
   | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
   /** A crashed agent's restart under the same id (crash restarts only; see user-restart). */
   | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number }

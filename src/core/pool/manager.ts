@@ -1,3 +1,4 @@
+import { FirstOutputWatch, type FirstOutputWait } from './firstOutputWait';
 import type { AgentProfile } from '../agents/adapter';
 import { Emitter, type Disposable } from '../common/event';
 import { runBatch, type BatchResult } from './batch';
@@ -50,6 +51,11 @@ export interface ManagerRunOptions extends RunOptions {
   /** Only these profiles; all pools when omitted. */
   profiles?: string[];
   routing?: CrossPoolRouting;
+  /**
+   * Called about once a second from the start until the agent's first event ("waiting for
+   * claude's first output · 25 s", see describeFirstOutputWait), then once with undefined.
+   */
+  onWaiting?: (wait: FirstOutputWait | undefined) => void;
 }
 
 /**
@@ -136,9 +142,14 @@ export class PoolManager implements Disposable {
   /** Picks a pool for the task, then runs it there; a conversation stays on the profile that holds it. */
   async run(prompt: string, options: ManagerRunOptions = {}): Promise<RunResult & { profile: string }> {
     const pool = this.choosePool(options);
-    const result = await pool.run(prompt, options);
-    if (options.sessionKey !== undefined) this.stickyProfiles.set(options.sessionKey, pool.profile);
-    return { ...result, profile: pool.profile };
+    const watch = options.onWaiting ? new FirstOutputWatch(pool.options.clock, pool.profile, options.onWaiting) : undefined;
+    try {
+      const result = await pool.run(prompt, watch ? { ...options, onEvent: watch.wrap(options.onEvent) } : options);
+      if (options.sessionKey !== undefined) this.stickyProfiles.set(options.sessionKey, pool.profile);
+      return { ...result, profile: pool.profile };
+    } finally {
+      watch?.dispose();
+    }
   }
 
   /**

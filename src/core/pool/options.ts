@@ -28,6 +28,8 @@ export interface PoolOptions {
   acquireTimeoutMs?: number;
   idleWatchdogMs?: number;
   turnDeadlineMs?: number;
+  /** A turn with no event at all this long after its prompt fails with AGENT_FIRST_EVENT_TIMEOUT (network, sign-in, rate limit). */
+  firstEventTimeoutMs?: number;
   /** How long a cancelled turn may take to end before the agent is killed. */
   cancelGraceMs?: number;
   /** SIGTERM-to-SIGKILL grace when killing an agent's process group. */

@@ -320,7 +320,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       strategy: this.options.strategy,
       agents: [...this.agents.values()].map((agent) => agent.info(this.profile, this.conversations)),
       queueDepth: this.dispatcher.queued,
-      circuit: { state: this.breaker.state, reason: this.breaker.reason, retryAt: this.breaker.retryAt },
+      circuit: circuitView(this.breaker),
       closed: this.closed,
       conversations: [...this.conversations.values()].map((conversation) => conversation.info()),
     };
@@ -459,7 +459,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   }
 
   private onCircuitChange(state: 'closed' | 'open' | 'half-open', reason: string | undefined): void {
-    this.events.fire({ type: 'circuit', profile: this.profile, state, reason, retryAt: this.breaker.retryAt });
+    const lastFailure = this.breaker.lastFailure;
+    this.events.fire({ type: 'circuit', profile: this.profile, state, reason, retryAt: this.breaker.retryAt, ...(lastFailure ? { lastFailure: { ...lastFailure } } : {}) });
     if (state === 'open') this.dispatcher.rejectAll(() => this.dispatcher.circuitError());
     else this.afterChange();
   }
@@ -475,4 +476,12 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
 /** Who goes first when the pool shrinks: crashed agents not yet back, then starting, idle, busy. */
 function rankForStopping(agent: PooledAgent): number {
   return agent.awaitingRestart ? -1 : agent.state === 'starting' ? 0 : agent.state === 'idle' ? 1 : 2;
+}
+
+function circuitView(breaker: CircuitBreaker): PoolSnapshot['circuit'] {
+  const view: PoolSnapshot['circuit'] = { state: breaker.state };
+  if (breaker.reason !== undefined) view.reason = breaker.reason;
+  if (breaker.retryAt !== undefined) view.retryAt = breaker.retryAt;
+  if (breaker.lastFailure) view.lastFailure = { ...breaker.lastFailure };
+  return view;
 }

@@ -6,6 +6,8 @@ import type { TurnWatchdog, WatchedTurn } from './watchdog';
 export interface TurnLimits {
   idleWatchdogMs: number;
   turnDeadlineMs: number;
+  /** How long a turn may wait for its first event; shorter than the idle watchdog, it names the likely causes. */
+  firstEventTimeoutMs: number;
   cancelGraceMs: number;
   clock: Clock;
 }
@@ -17,6 +19,8 @@ export interface TurnRequest {
   signal?: AbortSignal;
 }
 
+export type ExpiryKind = 'first-event' | 'idle' | 'deadline';
+
 /** Filled in by superviseTurn: fails the turn at once (e.g. the user restarted the agent). */
 export interface TurnControl {
   interrupt?: (error: Error) => void;
@@ -24,7 +28,7 @@ export interface TurnControl {
 
 export interface TurnHooks {
   /** The idle watchdog or the deadline fired: the turn is already failed; the agent must be cancelled then killed. */
-  onExpired(kind: 'idle' | 'deadline', promptSettled: Promise<void>): void;
+  onExpired(kind: ExpiryKind, promptSettled: Promise<void>): void;
   /** The caller cancelled and the agent did not answer within the grace: it must be killed. */
   onCancelUnanswered(): void;
 }
@@ -87,7 +91,9 @@ export class SupervisedTurn implements WatchedTurn {
 
   /** When the watchdog or the deadline would fire, whichever comes first. */
   dueAt(): number {
-    return Math.min(this.lastEventAt + this.limits.idleWatchdogMs, this.deadlineAt);
+    const idleAt = this.lastEventAt + this.limits.idleWatchdogMs;
+    const firstEventAt = this.firstEventAt === undefined ? this.startedAt + this.limits.firstEventTimeoutMs : Infinity;
+    return Math.min(idleAt, this.deadlineAt, firstEventAt);
   }
 
   /** Called by the watchdog's timer: fails the turn if it went quiet too long or ran past its deadline. */
@@ -97,6 +103,7 @@ export class SupervisedTurn implements WatchedTurn {
       return true;
     }
     if (now >= this.deadlineAt) this.expire('deadline', now);
+    else if (this.firstEventAt === undefined && now - this.startedAt >= this.limits.firstEventTimeoutMs) this.expire('first-event', now);
     else if (now - this.lastEventAt >= this.limits.idleWatchdogMs) this.expire('idle', now);
     else return false;
     return true;
@@ -126,16 +133,29 @@ export class SupervisedTurn implements WatchedTurn {
     else this.resolve(result!);
   }
 
-  private expire(kind: 'idle' | 'deadline', now: number): void {
+  private expire(kind: ExpiryKind, now: number): void {
     const profile = this.connection.profile.name;
-    const { idleWatchdogMs, turnDeadlineMs } = this.limits;
+    const { idleWatchdogMs, turnDeadlineMs, firstEventTimeoutMs } = this.limits;
+    const seconds = Math.round(firstEventTimeoutMs / 100) / 10;
     const error =
-      kind === 'idle'
+      kind === 'first-event'
         ? new PoolError(
+            'AGENT_FIRST_EVENT_TIMEOUT',
+            `Agent "${profile}" sent nothing within ${seconds} s of the prompt (first-event deadline); the turn was cancelled and the agent is being restarted. ` +
+              'Likely causes: no network (or a proxy the agent cannot pass), a sign-in that is missing or expired, or a provider rate limit.',
+            {
+              advice: {
+                vscode: `Check the agent's log (Agent Pool: Show Agent Log) for its own reason; raise agentPool.pool.firstEventTimeoutSeconds if the agent is just slow to start answering.`,
+                cli: 'Run again with --verbose to see the agent\'s log; if the agent is just slow to start answering, give it longer with --first-event-timeout (e.g. 2m).',
+              },
+            },
+          )
+        : kind === 'idle'
+          ? new PoolError(
             'TURN_IDLE_TIMEOUT',
             `Agent "${profile}" sent nothing for ${Math.round(now - this.lastEventAt)} ms (idle watchdog ${idleWatchdogMs} ms); the turn was cancelled and the agent is being restarted.`,
           )
-        : new PoolError('TURN_DEADLINE_EXCEEDED', `Agent "${profile}" did not finish the turn within ${turnDeadlineMs} ms; the turn was cancelled and the agent is being restarted.`);
+          : new PoolError('TURN_DEADLINE_EXCEEDED', `Agent "${profile}" did not finish the turn within ${turnDeadlineMs} ms; the turn was cancelled and the agent is being restarted.`);
     this.finish(error);
     this.hooks.onExpired(
       kind,

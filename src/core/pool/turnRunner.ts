@@ -8,12 +8,17 @@ import { errorCode, PoolError } from './errors';
 import type { TurnOutcome } from './events';
 import type { Lease, TurnOptions, TurnResult } from './lease';
 import type { SupervisedPool, Supervisor } from './supervisor';
-import { SupervisedTurn, type TurnHooks } from './turn';
+import { SupervisedTurn, type ExpiryKind, type TurnHooks } from './turn';
 import { TurnWatchdog } from './watchdog';
 
 /** Errors that say the profile itself is unusable right now: they open the circuit at once. */
 const CIRCUIT_TRIPPING_CODES = new Set(['AGENT_RATE_LIMITED', 'AGENT_AUTH_REQUIRED']);
-const TIMEOUT_CODES = new Set(['TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
+const EXPIRY_REASONS: Record<ExpiryKind, string> = {
+  'first-event': 'no first event within the first-event deadline',
+  idle: 'idle watchdog fired',
+  deadline: 'turn deadline exceeded',
+};
+const TIMEOUT_CODES = new Set(['AGENT_FIRST_EVENT_TIMEOUT', 'TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
 
 export interface TurnPool extends SupervisedPool {
   readonly conversations: ConversationTable;
@@ -127,7 +132,7 @@ export class TurnRunner {
       onExpired(kind, promptSettled) {
         // Out of service at once, before the lease ends: its process may still be running the turn,
         // and a request made right after the timeout must not land on it.
-        if (agent.state === 'busy') runner.pool.transition(agent, 'unhealthy', kind === 'idle' ? 'idle watchdog fired' : 'turn deadline exceeded');
+        if (agent.state === 'busy') runner.pool.transition(agent, 'unhealthy', EXPIRY_REASONS[kind]);
         void runner.cancelThenKill(agent, sessionId, promptSettled, kind);
       },
       onCancelUnanswered() {
@@ -193,7 +198,7 @@ export class TurnRunner {
   }
 
   /** The watchdog or deadline fired: ask the agent to cancel, give it the grace, then kill its process group. */
-  private async cancelThenKill(agent: PooledAgent, sessionId: string, promptSettled: Promise<void>, kind: 'idle' | 'deadline'): Promise<void> {
+  private async cancelThenKill(agent: PooledAgent, sessionId: string, promptSettled: Promise<void>, kind: ExpiryKind): Promise<void> {
     const { clock, cancelGraceMs } = this.pool.options;
     const connection = agent.connection;
     if (!connection) return;
@@ -206,7 +211,7 @@ export class TurnRunner {
       });
     });
     if (agent.connection === connection) {
-      await this.supervisor.retire(agent, 'unhealthy', kind === 'idle' ? 'idle watchdog fired' : 'turn deadline exceeded');
+      await this.supervisor.retire(agent, 'unhealthy', EXPIRY_REASONS[kind]);
     }
   }
 }

@@ -78,4 +78,14 @@ describe('agent-pool run: failure messages (built binary, real demo agent)', fun
       assert.ok(!result.stderr.includes(KEY), `the key leaked:\n${result.stderr}`);
     }
   });
+
+  it('an agent that stays silent fails at the first-event deadline: exit 3, the likely causes, the flag to raise it', async () => {
+    const started = Date.now();
+    const result = await run(['--profile', 'demo', '--first-event-timeout', '1s', '/demo hang\nnever answered']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /Agent "demo" sent nothing within 1 s of the prompt \(first-event deadline\).*Likely causes: no network .*sign-in .*rate limit\. /);
+    assert.match(result.stderr, /--first-event-timeout/);
+    assert.doesNotMatch(result.stderr, /waiting for/, 'the waiting line is for terminals only');
+    assert.ok(Date.now() - started < 15_000, 'the deadline, not the idle watchdog, ended the turn');
+  });
 });

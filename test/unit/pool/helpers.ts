@@ -89,5 +89,6 @@ export function rejectsWith(code: string, pattern?: RegExp) {
  * next), so tests about backoff and cooldown timers look past it.
  */
 export function timersBesidesWatchdog(clock: ManualClock, idleWatchdogMs: number = POOL_DEFAULTS.idleWatchdogMs): number[] {
-  return clock.pendingDelays.filter((delay) => delay !== idleWatchdogMs);
+  // The watchdog's one timer is armed for the first-event deadline until a turn hears from its agent.
+  return clock.pendingDelays.filter((delay) => delay !== idleWatchdogMs && delay !== POOL_DEFAULTS.firstEventTimeoutMs);
 }

@@ -15,7 +15,7 @@ async function settledWith(promise: Promise<PromptResult>): Promise<{ result?: P
 }
 
 describe('turn supervision (one watchdog timer per pool)', () => {
-  const limits = (clock: ManualClock) => ({ idleWatchdogMs: 300, turnDeadlineMs: 2000, cancelGraceMs: 100, clock });
+  const limits = (clock: ManualClock, firstEventTimeoutMs = 60_000) => ({ idleWatchdogMs: 300, turnDeadlineMs: 2000, firstEventTimeoutMs, cancelGraceMs: 100, clock });
 
   async function setup() {
     const clock = new ManualClock();
@@ -43,6 +43,28 @@ describe('turn supervision (one watchdog timer per pool)', () => {
     assert.deepEqual(expired, ['idle']);
     assert.equal((await settled).code, 'TURN_IDLE_TIMEOUT');
     assert.deepEqual(clock.pendingDelays, []);
+  });
+
+  it('fails a turn that hears nothing by the first-event deadline, naming the likely causes; a first event lifts it', async () => {
+    const { clock, agent, expired, hooks, watchdog } = await setup();
+    const quietLimits = { ...limits(clock, 500), idleWatchdogMs: 5000, turnDeadlineMs: 60_000 };
+    const quiet = new SupervisedTurn(agent, { sessionId: 'quiet', text: 'x' }, quietLimits, hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+    clock.advance(499);
+    assert.deepEqual(expired, []);
+    clock.advance(1);
+    assert.deepEqual(expired, ['first-event']);
+    const error = (await quiet) as Error & { code?: string };
+    assert.equal(error.code, 'AGENT_FIRST_EVENT_TIMEOUT');
+    assert.match(error.message, /sent nothing within 0.5 s of the prompt.*Likely causes: no network.*sign-in.*rate limit/);
+    // A turn that has heard once is under the idle watchdog only.
+    const heard = settledWith(new SupervisedTurn(agent, { sessionId: 'heard', text: 'y' }, quietLimits, hooks, watchdog).run());
+    clock.advance(100);
+    agent.openTurns.at(-1)!.request.onEvent!({ kind: 'thought', text: 'thinking' });
+    clock.advance(4000);
+    assert.deepEqual(expired, ['first-event']);
+    clock.advance(1000);
+    assert.deepEqual(expired, ['first-event', 'idle']);
+    assert.equal((await heard).code, 'TURN_IDLE_TIMEOUT');
   });
 
   it('fails a chatty turn at its deadline', async () => {

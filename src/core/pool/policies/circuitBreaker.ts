@@ -1,6 +1,12 @@
 import type { Clock, TimerHandle } from '../../common/clock';
 import type { CircuitState } from '../events';
 
+/** A failure that counted against the profile: its message (keys already blanked) and wall-clock ms. */
+export interface LastFailure {
+  message: string;
+  at: number;
+}
+
 export interface CircuitBreakerOptions {
   failureThreshold: number;
   cooldownMs: number;
@@ -16,6 +22,7 @@ export class CircuitBreaker {
   private current: CircuitState = 'closed';
   private currentReason: string | undefined;
   private consecutiveFailures = 0;
+  private last: LastFailure | undefined;
   /** The work holding the half-open trial (a lease, a spawn): only it can give the trial back. */
   private trialHolder: object | undefined;
   private cooldownTimer: TimerHandle | undefined;
@@ -44,6 +51,11 @@ export class CircuitBreaker {
     return this.consecutiveFailures;
   }
 
+  /** The last failure recorded, whatever the state since: what `status --json` and the UI show beside the state. */
+  get lastFailure(): LastFailure | undefined {
+    return this.last;
+  }
+
   /** True when new work may start: closed, or half-open with the single trial still free (which `holder` then takes). */
   tryPass(holder: object): boolean {
     if (this.current === 'closed') return true;
@@ -66,6 +78,7 @@ export class CircuitBreaker {
   /** `immediate` opens at once (rate limit, auth, start failure); otherwise after the threshold in a row. */
   recordFailure(reason: string, immediate = false): void {
     this.consecutiveFailures++;
+    this.last = { message: reason, at: this.options.clock.wallNow() };
     const wasTrial = this.trialHolder !== undefined;
     this.trialHolder = undefined;
     if (immediate || wasTrial || this.current === 'half-open' || this.consecutiveFailures >= this.options.failureThreshold) {
