@@ -29,6 +29,23 @@ describe('agent pool with real demo agents: faults and supervision', function ()
     assert.notEqual(pool.snapshot().agents[0].pid, hungPid);
   });
 
+  it('a first event that never comes fails the turn early, kills the agent, and counts toward the circuit', async () => {
+    const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 60_000, firstEventTimeoutMs: 300, cancelGraceMs: 200, circuitFailureThreshold: 2, circuitCooldownMs: 60_000 });
+    await pool.start();
+    const firstPid = pool.snapshot().agents[0].pid!;
+    for (const attempt of [1, 2]) {
+      await assert.rejects(pool.run('/demo hang\nsilent'), (error: unknown) => {
+        assert.equal(codeOf(error), 'AGENT_FIRST_EVENT_TIMEOUT', `attempt ${attempt}`);
+        assert.match((error as Error).message, /sent nothing within 0\.3 s of the prompt .*Likely causes: no network/);
+        return true;
+      });
+    }
+    assert.equal(isAlive(firstPid), false, 'the silent agent was killed');
+    assert.equal(pool.snapshot().circuit.state, 'open', 'two first-event timeouts in a row open the circuit');
+    assert.match(pool.snapshot().circuit.lastFailure?.message ?? '', /first-event deadline/);
+    await assert.rejects(pool.run('x'), (error: unknown) => codeOf(error) === 'POOL_CIRCUIT_OPEN');
+  });
+
   it('never hands out an agent whose turn timed out, even to a request made right after', async () => {
     const pool = demoPool({ minAgents: 1, maxAgents: 1, idleWatchdogMs: 300, cancelGraceMs: 200 });
     await pool.start();

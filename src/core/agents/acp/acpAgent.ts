@@ -73,6 +73,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
     await this.boundHandshake(this.signIn(), signal, (error) => (isAgentRpcError(error) ? this.rpcError('authenticate', error) : undefined));
     this.ready = true;
     this.log('info', `ready: pid ${child.pid}, protocol ${this.initializeResponse.protocolVersion}`);
+    this.log('info', `agent says: ${describeAgent(this.initializeResponse, this.authMethods)}`);
   }
 
   /**
@@ -342,6 +343,19 @@ function cancelOnAbort(agent: AcpAgent, sessionId: string): () => void {
 /** Float differences of running totals (0.03 - 0.02) rounded to a billionth of a dollar. */
 function roundUsd(amount: number): number {
   return Math.round(amount * 1e9) / 1e9;
+}
+
+/** "codex-acp 0.16.0; loadSession; sessions: list, resume, close; sign-in: chatgpt (agent), openai-api-key (env_var OPENAI_API_KEY)" */
+function describeAgent(response: Acp.InitializeResponse, methods: readonly OfferedAuthMethod[]): string {
+  const info = response.agentInfo;
+  const capabilities = response.agentCapabilities;
+  const sessions = Object.keys(capabilities?.sessionCapabilities ?? {}).filter((key) => key !== '_meta');
+  return [
+    info ? `${info.name} ${info.version}` : 'unnamed agent',
+    capabilities?.loadSession ? 'loadSession' : 'no loadSession',
+    `sessions: ${sessions.length ? sessions.join(', ') : 'none'}`,
+    `sign-in: ${methods.length ? methods.map((m) => `${m.id} (${m.kind}${m.variables.length ? ` ${m.variables.join(', ')}` : ''})`).join(', ') : 'none'}`,
+  ].join('; ');
 }
 
 /** A JSON-RPC error the agent sent, as opposed to the SDK's own "connection closed". */
