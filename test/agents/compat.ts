@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -287,7 +287,8 @@ async function main(): Promise<void> {
     console.log(`checking ${agent.name} …`);
     rows.push(await check(agent));
   }
-  const stamp = `Last run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, no network, no credentials, fresh HOME per run.`;
+  const load = loadavg()[0]!.toFixed(1);
+  const stamp = `Last run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} cores (load ${load}: times are of a busy machine), no network, no credentials, fresh HOME per run.`;
   const text = `${stamp}\n\n${table(rows)}`;
   console.log(`\n${text}\n`);
   if (process.argv.includes('--readme')) writeReadme(text);

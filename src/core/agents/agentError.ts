@@ -133,8 +133,11 @@ export function describeAgentData(data: unknown): string | undefined {
   else if (typeof data === 'object' && !Array.isArray(data)) {
     const fields = data as Record<string, unknown>;
     const preferred = ['details', 'detail', 'message', 'error', 'reason'].map((key) => fields[key]).find((value) => typeof value === 'string' && value !== '');
-    text = typeof preferred === 'string' && Object.keys(fields).length === 1 ? preferred : (safeStringify(data) ?? '');
-    if (typeof preferred === 'string' && Object.keys(fields).length > 1) text = `${preferred} ${safeStringify(data)}`;
+    if (typeof preferred === 'string') {
+      // The readable field, then whatever else the agent said (codex: {message, codex_error_info}).
+      const rest = Object.entries(fields).filter(([, value]) => value !== preferred);
+      text = rest.length === 0 ? preferred : `${preferred}; ${rest.map(([key, value]) => `${key}: ${typeof value === 'string' ? value : safeStringify(value)}`).join(', ')}`;
+    } else text = safeStringify(data);
   } else text = safeStringify(data) ?? String(data);
   text = text.replace(/\s+/g, ' ').trim();
   return text.length > 400 ? `${text.slice(0, 399)}…` : text || undefined;

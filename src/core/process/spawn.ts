@@ -137,7 +137,8 @@ export class AgentProcess implements Disposable {
     this.stderr.on('data', this.collectStderr);
     // EPIPE on a write after the agent died would otherwise be an unhandled 'error' that takes the
     // whole extension host down; the exit event already tells the story.
-    for (const stream of [this.stdin, this.stdout, this.stderr]) stream.on('error', (error) => this.log(`agent ${this.pid} stdio: ${error.message}`));
+    // A pipe error while we are killing the agent (the SDK closes its stream) is expected, not news.
+    for (const stream of [this.stdin, this.stdout, this.stderr]) stream.on('error', (error) => this.killRequested || this.log(`agent ${this.pid} stdio: ${error.message}`));
     agent.once('exit', (code, signal) => this.onAgentExit(code, signal));
     guardian.once('exit', () => {
       if (this.agentExit) return;

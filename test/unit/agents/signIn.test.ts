@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 import type { AcpAgent } from '../../../src/core/agents/acp/acpAgent';
 import { chooseSignIn, readAuthMethods, signInAdvice } from '../../../src/core/agents/acp/signIn';
+import { describeAgentData } from '../../../src/core/agents/agentError';
 import { describeFor } from '../../../src/core/common/errors';
 import { ConnectionTracker, demoProfile, rejectionOf, requireBuild } from './helpers';
 
@@ -40,6 +41,22 @@ describe('sign-in choice (ACP authMethods)', () => {
     assert.match(advice.cli, /set OPENAI_API_KEY in the environment of this command, or in the "env" of profile "codex" in a --profiles FILE/);
     assert.match(advice.cli, /add "authMethod": "chatgpt" to profile "codex" in a --profiles FILE/);
     assert.doesNotMatch(advice.cli, /agentPool\./, 'CLI advice points at what a CLI user has');
+  });
+});
+
+describe('an agent error\'s data, as one line', () => {
+  it('reads the shapes real agents send', () => {
+    // claude-agent-acp 0.23.1, -32603 at session/new under IS_SANDBOX=yes
+    assert.equal(describeAgentData({ details: 'Query closed before response received' }), 'Query closed before response received');
+    // codex-acp 0.16.0, -32603 at session/prompt with a key but no network
+    assert.equal(
+      describeAgentData({ message: 'stream disconnected before completion', codex_error_info: 'other' }),
+      'stream disconnected before completion; codex_error_info: other',
+    );
+    assert.equal(describeAgentData('plain text'), 'plain text');
+    assert.equal(describeAgentData({ status: 429 }), '{"status":429}');
+    assert.equal(describeAgentData(undefined), undefined);
+    assert.ok(describeAgentData('x'.repeat(1000))!.length <= 400);
   });
 });
 
