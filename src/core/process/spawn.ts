@@ -8,6 +8,7 @@ import { AgentPoolError } from '../common/errors';
 import { newSpawnToken, SPAWN_TOKEN_ENV, type ProcessIdentity } from './identity';
 import type { OwnerToGuardian } from './guardianProtocol';
 import { readProcStat } from './procStat';
+import { processGroupMembers } from './tree';
 
 /**
  * Starts agent programs safely: never through a shell, each in its own process group, each watched
@@ -56,6 +57,20 @@ const DEFAULT_STDERR_TAIL_BYTES = 4096;
 const GUARDIAN_NICENESS = 10;
 /** After the agent exits, how long stderr may take to drain before the exit is reported anyway. */
 const STDERR_DRAIN_MS = 300;
+/** How long an exit waits for the rest of the group to die after its SIGKILL (it is scheduled, not instant). */
+const GROUP_GONE_MS = 2000;
+
+/** Resolves once no live (non-zombie) process is left in the group, or after `limitMs`. */
+function whenGroupGone(pgid: number, limitMs: number): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  return new Promise((resolve) => {
+    const check = () => {
+      if (processGroupMembers(pgid).length === 0 || performance.now() >= deadline) resolve();
+      else setTimeout(check, 5);
+    };
+    check();
+  });
+}
 
 let execaModule: Promise<typeof import('execa', { with: { 'resolution-mode': 'import' } })> | undefined;
 function loadExeca() {
@@ -222,12 +237,17 @@ export class AgentProcess implements Disposable {
       // the group is empty
     }
     if (this.guardian.connected) this.guardian.send({ type: 'release' } satisfies OwnerToGuardian, () => undefined);
+    // "Exited" means the whole group is gone, so a caller never sees a grandchild outlive kill().
+    let finishing = false;
     const finish = () => {
-      if (this.exit) return;
-      this.exit = { ...this.agentExit!, expected: this.killRequested, stderrTail: this.stderrTail() };
-      this.resolveExited(this.exit);
-      this._onDidExit.fire(this.exit);
-      this._onDidExit.dispose();
+      if (finishing) return;
+      finishing = true;
+      void whenGroupGone(this.pid, GROUP_GONE_MS).then(() => {
+        this.exit = { ...this.agentExit!, expected: this.killRequested, stderrTail: this.stderrTail() };
+        this.resolveExited(this.exit);
+        this._onDidExit.fire(this.exit);
+        this._onDidExit.dispose();
+      });
     };
     if (this.stderr.readableEnded || this.stderr.destroyed) finish();
     else {
