@@ -13,6 +13,7 @@ import type { CliContext } from '../context';
 import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } from '../exitCodes';
 import { CliError } from '../io';
 import { createRunOutput, type RunFormat, type RunOutput, type RunStart, type RunSummary } from '../output/runOutput';
+import { emptyRunOutcome } from '../output/runEvents';
 import { CliPermissions, terminalAsk } from '../permissions';
 import { whenConversationFree } from '../conversationTurn';
 import { choosePromptSource, readPrompt, type PromptSource } from '../promptSource';
@@ -49,18 +50,7 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
   let service: AgentPoolService | undefined;
   const signals = new SignalWatch(() => service, context.io);
   const heldBack: HeldBack[] = [];
-  const summary: RunSummary = {
-    exitCode: ExitCode.ok,
-    stopReason: null,
-    durationMs: 0,
-    firstEventMs: null,
-    costUsd: null,
-    inputTokens: null,
-    outputTokens: null,
-    text: '',
-    error: null,
-    start: null,
-  };
+  const summary: RunSummary = { ...emptyRunOutcome(ExitCode.ok), start: null };
   try {
     const source = choosePromptSource({ argument: promptArgument, file: options.file });
     const prompt = await readPrompt(source);

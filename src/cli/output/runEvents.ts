@@ -115,6 +115,14 @@ export interface DoneEvent extends EventBase {
   error: { code: string | null; message: string } | null;
 }
 
+/** What a run's `done` line reports of the run itself, before the writer numbers it and names its outcome. */
+export type RunOutcomeFields = Omit<DoneEvent, keyof EventBase | 'type' | 'outcome'>;
+
+/** A run about which nothing is known yet but its exit code. */
+export function emptyRunOutcome(exitCode: number): RunOutcomeFields {
+  return { exitCode, stopReason: null, durationMs: 0, firstEventMs: null, costUsd: null, inputTokens: null, outputTokens: null, text: '', error: null };
+}
+
 export type RunEvent =
   | StartedEvent
   | QueuedEvent

@@ -1,7 +1,7 @@
 import type { AgentStreamEvent, PermissionRequest } from '../../core/agents/adapter';
 import { EXIT_CODE_TABLE } from '../exitCodes';
 import type { CliIo } from '../io';
-import { RunEventWriter } from './runEvents';
+import { RunEventWriter, type RunOutcomeFields } from './runEvents';
 import { translateAgentEvent } from './translate';
 
 export const RUN_FORMATS = ['text', 'json', 'quiet'] as const;
@@ -27,16 +27,7 @@ export interface PermissionAnswer {
   decidedBy: 'policy' | 'user' | 'no-terminal';
 }
 
-export interface RunSummary {
-  exitCode: number;
-  stopReason: string | null;
-  durationMs: number;
-  firstEventMs: number | null;
-  costUsd: number | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  text: string;
-  error: { code: string | null; message: string } | null;
+export interface RunSummary extends RunOutcomeFields {
   /** Known once an agent took the turn. */
   start: RunStart | null;
 }

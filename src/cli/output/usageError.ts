@@ -1,6 +1,6 @@
 import { ExitCode } from '../exitCodes';
 import type { CliIo } from '../io';
-import { RunEventWriter } from './runEvents';
+import { emptyRunOutcome, RunEventWriter } from './runEvents';
 
 /** True when the words ask for `run --format json`, read before commander has parsed them. */
 export function wantsRunEvents(args: string[]): boolean {
@@ -13,15 +13,8 @@ export function usageErrorEvent(args: string[], message: string, io: CliIo): voi
   if (!wantsRunEvents(args)) return;
   new RunEventWriter((line) => io.out(line), performance.now()).emit({
     type: 'done',
-    exitCode: ExitCode.usage,
+    ...emptyRunOutcome(ExitCode.usage),
     outcome: 'usage',
-    stopReason: null,
-    durationMs: 0,
-    firstEventMs: null,
-    costUsd: null,
-    inputTokens: null,
-    outputTokens: null,
-    text: '',
     error: { code: 'CLI_USAGE', message: message.replace(/^error: /, '') },
   });
 }
