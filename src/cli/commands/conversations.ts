@@ -2,7 +2,7 @@ import { basename, dirname } from 'node:path';
 import { resolveProfiles } from '../../core/agents/profiles';
 import { errorMessage } from '../../core/common/errors';
 import { readSettings } from '../../core/config/settings';
-import { formatContextUse } from '../../core/conversations/conversation';
+import { formatContextUse, formatCostUsd } from '../../core/conversations/conversation';
 import type { ConversationRecord } from '../../core/conversations/conversationRecord';
 import { ConversationStore } from '../../core/conversations/conversationStore';
 import { formatDuration } from '../../core/metrics/formats';
@@ -52,7 +52,7 @@ function ago(ms: number): string {
 }
 
 function cost(usage: ConversationRecord['usage']): string {
-  return usage.costUsd > 0 ? `$${usage.costUsd.toFixed(4)}` : '-';
+  return formatCostUsd(usage.costUsd);
 }
 
 /** `agent-pool conversations list`: every conversation of the registry directory, most recently used first. */

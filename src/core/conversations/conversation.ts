@@ -69,8 +69,20 @@ export function formatContextUse(usage: Pick<ConversationUsage, 'contextUsed' | 
   return `${formatTokens(contextUsed)}/${formatTokens(contextSize)} (${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%)`;
 }
 
+/** "$0.0300": a cost in US dollars as every surface shows it; "-" before any was reported. */
+export function formatCostUsd(costUsd: number | undefined): string {
+  return costUsd !== undefined && costUsd > 0 ? `$${costUsd.toFixed(4)}` : '-';
+}
+
+/** "1.2k in / 300 out". */
+export function formatTokenCounts(usage: { inputTokens: number; outputTokens: number }): string {
+  return `${formatTokens(usage.inputTokens)} in / ${formatTokens(usage.outputTokens)} out`;
+}
+
+/** 850, 15k, 1.2k, 2M: rounded to one decimal, and 999,960 is "1M", never "1000k". */
 export function formatTokens(tokens: number): string {
-  if (tokens < 1000) return String(tokens);
-  if (tokens < 1_000_000) return `${Math.round(tokens / 100) / 10}k`.replace('.0k', 'k');
-  return `${Math.round(tokens / 100_000) / 10}M`.replace('.0M', 'M');
+  if (tokens < 1000) return String(Math.round(tokens));
+  const thousands = Math.round(tokens / 100) / 10;
+  if (thousands < 1000) return `${thousands}k`;
+  return `${Math.round(tokens / 100_000) / 10}M`;
 }

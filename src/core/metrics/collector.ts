@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock';
 import { systemClock } from '../common/clock';
 import { DisposableStore, toDisposable } from '../common/disposable';
 import { Emitter, type Disposable, type Event } from '../common/event';
+import type { ConversationInfo } from '../conversations/conversation';
 import type { AgentInfo, AgentState, CircuitState, PoolEvent, PoolSnapshot, RestartReason } from '../pool/events';
 import { Histogram } from './histogram';
 import { METRICS_STATE_KIND, METRICS_STATE_SCHEMA, type MetricsState, type PairState } from './metricsState';
@@ -12,6 +13,7 @@ import {
   errorRateOf,
   restartsByReasonOf,
   type AgentMetrics,
+  type ConversationMetrics,
   type MetricsSnapshot,
   type PairMetrics,
   type PoolMetrics,
@@ -228,6 +230,7 @@ export class MetricsCollector implements Disposable {
     const agents = [...agentIds].map((id) => this.agentMetrics(id, infos.get(id), now));
     const pairs: PairMetrics[] = [...this.pairs.values()].map((pair) => ({ ...pair.toData(), ...this.pairEnds.get(pair.key)! }));
     const sessions = [...this.sessions.values()].map((session) => session.toData());
+    const conversations = poolSnapshots.flatMap((pool) => (pool.conversations ?? []).map(conversationMetrics));
     const snapshot: MetricsSnapshot = {
       schema: METRICS_SCHEMA,
       kind: METRICS_KIND,
@@ -239,6 +242,7 @@ export class MetricsCollector implements Disposable {
       pairs,
       sessions,
     };
+    if (conversations.length > 0) snapshot.conversations = conversations;
     if (this.options.workspaceKey !== undefined) snapshot.workspaceKey = this.options.workspaceKey;
     if (this.continuesInstanceId !== undefined) snapshot.continuesInstanceId = this.continuesInstanceId;
     return snapshot;
@@ -329,6 +333,9 @@ export class MetricsCollector implements Disposable {
     const pid = info?.pid ?? counters.pid;
     if (pid !== undefined) metrics.pid = pid;
     if (info?.rssBytes !== undefined) metrics.rssBytes = info.rssBytes;
+    if (info?.conversations) metrics.conversations = info.conversations;
+    if (info?.contextUsed !== undefined) metrics.contextUsed = info.contextUsed;
+    if (info?.contextSize !== undefined) metrics.contextSize = info.contextSize;
     return metrics;
   }
 
@@ -355,4 +362,22 @@ export class MetricsCollector implements Disposable {
     const stopped = [...this.agents.values()].filter((a) => a.stoppedAt !== undefined);
     for (const old of stopped.slice(0, Math.max(0, stopped.length - this.maxStoppedAgents))) this.agents.delete(old.id);
   }
+}
+
+function conversationMetrics(info: ConversationInfo): ConversationMetrics {
+  const { usage } = info;
+  const metrics: ConversationMetrics = {
+    key: info.key,
+    profile: info.profile,
+    turns: info.turns,
+    costUsd: usage.costUsd,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    lastUsedAt: info.lastUsedAt,
+    contextLost: info.contextLost,
+  };
+  if (info.agentId !== undefined) metrics.agentId = info.agentId;
+  if (usage.contextUsed !== undefined) metrics.contextUsed = usage.contextUsed;
+  if (usage.contextSize !== undefined) metrics.contextSize = usage.contextSize;
+  return metrics;
 }

@@ -53,6 +53,29 @@ export interface AgentMetrics {
   prompts: PromptSummaryFigures;
   /** (failed + timed out) / total, 0 before the first prompt. */
   errorRate: number;
+  /** Conversations whose session the agent's process holds. */
+  conversations?: number;
+  /** Context tokens in use, summed over those conversations, and the largest window among them ("15k/200k (7.5%)"). */
+  contextUsed?: number;
+  contextSize?: number;
+}
+
+/** A conversation a pool of the window holds: its context against the window and what it cost, over all its turns. */
+export interface ConversationMetrics {
+  key: string;
+  profile: string;
+  /** The agent whose process holds the session now; absent while none does (it resumes on the next turn). */
+  agentId?: string;
+  turns: number;
+  contextUsed?: number;
+  contextSize?: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Wall-clock ms. */
+  lastUsedAt: number;
+  /** Times it went on without its earlier context. */
+  contextLost: number;
 }
 
 export interface ScaleEventRecord {
@@ -124,6 +147,8 @@ export interface MetricsSnapshot {
   agents: AgentMetrics[];
   pairs: PairMetrics[];
   sessions: KeyedMetrics[];
+  /** The conversations this window's pools hold (absent from older writers). */
+  conversations?: ConversationMetrics[];
 }
 
 export function emptyPromptFigures(): PromptFigures {
@@ -191,7 +216,25 @@ function isMetricsSnapshot(value: unknown): value is MetricsSnapshot {
     isListOf(value.pools, isPoolMetrics) &&
     isListOf(value.agents, isAgentMetrics) &&
     isListOf(value.pairs, (pair) => isKeyedMetrics(pair) && isText(pair.source) && isText(pair.target)) &&
-    isListOf(value.sessions, isKeyedMetrics)
+    isListOf(value.sessions, isKeyedMetrics) &&
+    isOptional(value.conversations, (list) => isListOf(list, isConversationMetrics))
+  );
+}
+
+function isConversationMetrics(value: unknown): value is ConversationMetrics {
+  return (
+    isObject(value) &&
+    isText(value.key) &&
+    isText(value.profile) &&
+    isOptional(value.agentId, isText) &&
+    isCounter(value.turns) &&
+    isOptional(value.contextUsed, isAmount) &&
+    isOptional(value.contextSize, isAmount) &&
+    isAmount(value.costUsd) &&
+    isAmount(value.inputTokens) &&
+    isAmount(value.outputTokens) &&
+    isWallTime(value.lastUsedAt) &&
+    isCounter(value.contextLost)
   );
 }
 
@@ -208,7 +251,10 @@ function isAgentMetrics(value: unknown): value is AgentMetrics {
     isCounter(value.restarts) &&
     isCounter(value.recycles) &&
     isPromptSummaryFigures(value.prompts) &&
-    isAmount(value.errorRate)
+    isAmount(value.errorRate) &&
+    isOptional(value.conversations, isCounter) &&
+    isOptional(value.contextUsed, isAmount) &&
+    isOptional(value.contextSize, isAmount)
   );
 }
 
