@@ -105,7 +105,7 @@ async function main() {
   await run('lint', bin('eslint'), ['--max-warnings=0', 'src', 'test', 'bench', 'scripts']);
   // The tests exercise the bundles that ship: minified, as npm run package builds them.
   await run('build', process.execPath, ['scripts/build.mjs', '--production']);
-  await run('unit tests (mocha, plain Node)', bin('mocha'), []);
+  await run('unit tests (mocha, plain Node)', bin('mocha'), ['test/unit/**/*.test.ts']);
   await run('integration tests (real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs']);
   await run('Restricted Mode tests (untrusted folder, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'restricted', AGENT_POOL_TEST_TRUST: 'restricted' },
