@@ -80,6 +80,23 @@ describe('@agents in the Chat view', function () {
     await takeScreenshot('chat-thread', { settleMs: 1200 });
   });
 
+  it('shows the time waited for the agent\'s first output, counting up, until the answer starts', async () => {
+    await vscode.commands.executeCommand('workbench.action.chat.newChat');
+    // The demo agent stays silent for 3.5 s before its one chunk: the thread must say so meanwhile.
+    const asked = ask('@agents /demo /demo latency=3500\nslow to start');
+    const counting = await renderedPageText(RESPONSES, "waiting for demo's first output · 2 s");
+    if (counting !== undefined) {
+      assert.doesNotMatch(counting, /slow to start/, 'the waiting line came only with the answer');
+      assert.equal(counting.match(/first output/g)?.length, 1, `one line that updates, not a line per second: ${counting}`);
+    }
+    await takeScreenshot('chat-waiting-for-first-output', { settleMs: 300 });
+    const result = await asked;
+    assert.equal(result.metadata?.outcome, 'answered', result.errorDetails?.message);
+    const shown = await renderedPageText(RESPONSES, 'slow to start');
+    if (shown !== undefined) assert.doesNotMatch(shown, /waiting for demo's first output/, 'the waiting line stayed after the answer came');
+    await takeScreenshot('chat-after-first-output', { settleMs: 800 });
+  });
+
   it('cancel in the Chat view stops the turn', async () => {
     await vscode.commands.executeCommand('workbench.action.chat.newChat');
     const busyBefore = api.metrics().pools.find((p) => p.profile === 'demo')?.agents.filter((a) => a.state === 'busy').length ?? 0;

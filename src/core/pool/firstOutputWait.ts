@@ -28,8 +28,10 @@ export class FirstOutputWatch {
     private readonly profile: string,
     private readonly onWaiting: (wait: FirstOutputWait | undefined) => void,
     private readonly intervalMs = 1000,
+    /** Monotonic ms the turn was asked for, when that was before the watch could start (a conversation's lease). */
+    startedAt = clock.monotonicNow(),
   ) {
-    this.startedAt = clock.monotonicNow();
+    this.startedAt = startedAt;
     this.tick();
   }
 

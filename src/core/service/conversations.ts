@@ -4,6 +4,7 @@ import { Emitter, type Disposable, type Event } from '../common/event';
 import type { ConversationInfo } from '../conversations/conversation';
 import { recordOf, type ConversationRecord } from '../conversations/conversationRecord';
 import type { ConversationStore } from '../conversations/conversationStore';
+import { FirstOutputWatch } from '../pool/firstOutputWait';
 import type { ManagerRunOptions, PoolManager } from '../pool/manager';
 import type { Lease } from '../pool/lease';
 import type { AgentPool, RunResult } from '../pool/pool';
@@ -66,9 +67,17 @@ export class Conversations implements Disposable {
 
   /** One turn of conversation `options.sessionKey`, wherever it was last served. */
   run(prompt: string, options: ManagerRunOptions & { sessionKey: string }): Promise<RunResult & { profile: string }> {
+    const askedAt = this.options.clock.monotonicNow();
     return this.withLease(options, async (lease) => {
-      const result = await lease.prompt(prompt, { onEvent: options.onEvent, signal: options.signal });
-      return { ...result, agentId: lease.agentId, profile: lease.profile };
+      // As PoolManager.run: "waiting for claude's first output · 25 s", counted from the ask.
+      const { onWaiting } = options;
+      const watch = onWaiting ? new FirstOutputWatch(this.options.clock, lease.profile, onWaiting, undefined, askedAt) : undefined;
+      try {
+        const result = await lease.prompt(prompt, { onEvent: watch ? watch.wrap(options.onEvent) : options.onEvent, signal: options.signal });
+        return { ...result, agentId: lease.agentId, profile: lease.profile };
+      } finally {
+        watch?.dispose();
+      }
     });
   }
 

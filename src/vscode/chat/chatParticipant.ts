@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { PermissionRequest } from '../../core/agents/adapter';
 import { errorMessage } from '../../core/common/errors';
+import { describeFirstOutputWait } from '../../core/pool/firstOutputWait';
 import type { AgentPoolService } from '../../core/service/agentPoolService';
 import { CHAT_PARTICIPANT_ID, Commands, CONFIG_SECTION } from '../constants';
 import { stopReasonText, TurnRenderer, type ChatPart } from './chatParts';
@@ -138,6 +139,14 @@ async function handle(
       sessionKey: conversation,
       signal: abort.signal,
       task: firstLine(prompt),
+      // Until the first event: "waiting for claude's first output · 25 s", so silence is visible.
+      onWaiting: (wait) => {
+        if (!wait) return;
+        // The Chat view hides a progress line once another part follows it: an empty one makes
+        // each new count replace the last instead of stacking a line per second.
+        stream.markdown('');
+        stream.progress(describeFirstOutputWait(wait));
+      },
       onEvent: (event) => {
         for (const part of renderer.render(event)) play(stream, part);
         if (event.kind === 'text' && event.text) answered = true;

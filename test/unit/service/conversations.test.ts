@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForEvent } from '../../../src/core/common/event';
 import { readSettings } from '../../../src/core/config/settings';
+import { describeFirstOutputWait } from '../../../src/core/pool/firstOutputWait';
 import { recordFileName } from '../../../src/core/conversations/conversationRecord';
 import { AgentPoolService } from '../../../src/core/service/agentPoolService';
 import type { ContextLost } from '../../../src/core/service/conversations';
@@ -54,6 +55,16 @@ describe('conversations across windows (records in the registry directory, real 
     await service.startPool('demo');
     return service;
   }
+
+  it("a conversation's turn says how long it has waited for the agent's first output, then stops saying it", async () => {
+    const first = await window('first');
+    const seen: Array<string | undefined> = [];
+    const result = await first.run('/demo latency=1200\nslow', { sessionKey: 'waits', onWaiting: (wait) => seen.push(wait && describeFirstOutputWait(wait)) });
+    assert.equal(result.text, 'slow');
+    assert.deepEqual(seen.slice(0, 2), ["waiting for demo's first output · 0 s", "waiting for demo's first output · 1 s"], 'the wait counts up each second');
+    assert.equal(seen.at(-1), undefined, 'the line is taken away at the first output');
+    assert.equal(seen.filter((line) => line === undefined).length, 1);
+  });
 
   it('a conversation survives a reload: the new window resumes the recorded session, with its context', async () => {
     const first = await window('first');
