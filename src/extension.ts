@@ -21,6 +21,8 @@ import type { StatusView } from './vscode/statusModel';
 import { TRANSCRIPT_SCHEME, TranscriptProvider } from './vscode/transcripts';
 import { buildTree } from './vscode/treeModel';
 import { AgentTreeView } from './vscode/treeView';
+import { ConversationCache } from './vscode/conversationCache';
+import { ConversationTitles } from './vscode/conversationTitles';
 import { startPools, selectProfile } from './vscode/poolStartup';
 
 /** Set by the esbuild banner at the first line of dist/extension.js. */
@@ -88,9 +90,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const startup = current.start();
   context.subscriptions.push(log, { dispose: () => void current.shutdown() });
 
+  const titles = new ConversationTitles(context.workspaceState);
+  // Read once the service is up (the records need the registry directory), then after every change of a conversation.
+  const conversations = new ConversationCache(
+    () => current.conversations.list(),
+    () => {
+      tree.scheduleRefresh();
+      statusBar.scheduleRender();
+      metricsPanel.scheduleRender();
+    },
+    (message) => log.warn(`conversations: ${message}`),
+  );
   const transcripts = new TranscriptProvider();
-  const metricsPanel = new MetricsPanel(() => current.aggregate());
-  const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem));
+  const metricsPanel = new MetricsPanel(
+    () => current.aggregate(),
+    () => ({ conversations: conversations.current, titles: titles.all }),
+  );
+  const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem, conversations.current));
   // An empty tree lets VS Code show a welcome: pick a profile on first use, or why Restricted Mode
   // starts nothing. Once other windows exist the tree is worth more, and says the same in a row.
   const otherWindowsLive = () => current.instances().some((instance) => !instance.isSelf && instance.health !== 'dead');
@@ -103,7 +119,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     () =>
       welcome()
         ? []
-        : buildTree({ ...dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }), restricted: !vscode.workspace.isTrusted }),
+        : buildTree({
+            ...dashboardStateOf(current, { monotonic: performance.now(), wall: Date.now() }),
+            restricted: !vscode.workspace.isTrusted,
+            conversations: conversations.current,
+            conversationTitles: titles.all,
+          }),
     () => current.pools().reduce((n, p) => n + p.agents.filter((a) => a.state === 'busy').length, 0),
   );
   const chatModels = registerPooledAgentModels(current);
@@ -128,6 +149,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   };
   context.subscriptions.push(
     { dispose: () => clearTimeout(changeTimer) },
+    { dispose: () => conversations.dispose() },
+    current.conversations.onDidChange(() => void conversations.refresh()),
     transcripts,
     metricsPanel,
     statusBar,
@@ -135,7 +158,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     changed,
     vscode.workspace.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
     ...chatModels.disposables,
-    ...registerChatParticipant(context, { service: current, permissions, spawnBlockedReason, defaultProfile: () => settings.defaultProfile, log, onDidAnswer: (metadata) => chatAnswers.push(metadata) }),
+    ...registerChatParticipant(context, { service: current, permissions, spawnBlockedReason, defaultProfile: () => settings.defaultProfile, log, onDidAnswer: (metadata) => chatAnswers.push(metadata), nameConversation: (key, prompt) => titles.nameAfterFirstPrompt(key, prompt) }),
     current.onDidChange(() => {
       serviceChanges++;
       chatModels.models.poolsChanged();
@@ -169,8 +192,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       metricsPanel,
       spawnBlockedReason,
       selectProfile: (name) => selectProfile(current, name),
+      onDidCloseConversation: (key) => {
+        titles.forget(key);
+        void conversations.refresh();
+      },
+      conversationTitle: (key) => titles.get(key),
       refresh: async () => {
         await current.refresh();
+        await conversations.refresh();
         statusBar.renderNow();
         tree.refreshNow();
       },
@@ -182,6 +211,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     .then(() => {
       statusBar.renderNow();
       tree.refreshNow();
+      void conversations.refresh();
       return startPools(current, log);
     })
     .catch((error) => log.error(`Agent Pool could not start: ${errorMessage(error)}`));

@@ -8,6 +8,7 @@ import { toPrometheus } from '../core/metrics/prometheus';
 import type { AgentPoolService } from '../core/service/agentPoolService';
 import type { RecentLog } from './agentLogs';
 import { Commands, CONFIG_SECTION } from './constants';
+import { shortContextUse } from './conversationNodes';
 import { profileItems } from './profilePicker';
 import { plural } from './statusModel';
 import { parseLimits } from './limits';
@@ -25,6 +26,9 @@ export interface CommandDeps {
   spawnBlockedReason: () => string | undefined;
   selectProfile: (name?: string) => Promise<string | undefined>;
   refresh: () => Promise<void>;
+  /** Called once a conversation was closed (the tree re-reads the records, its title goes). */
+  onDidCloseConversation: (key: string) => void;
+  conversationTitle: (key: string) => string | undefined;
 }
 
 /** Every command in one table; handlers stay short and delegate to the service. */
@@ -98,6 +102,18 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const document = await vscode.workspace.openTextDocument({ content: lines.join('\n') || `No log lines mention ${id} yet.`, language: 'log' });
       await vscode.window.showTextDocument(document, { preview: true });
     },
+    [Commands.closeConversation]: async (target?: TreeNode | string) => {
+      const key = typeof target === 'string' ? target : (target?.conversationKey ?? (await pickConversation(service, deps.conversationTitle)));
+      if (key === undefined) return false;
+      const name = deps.conversationTitle(key) ?? key;
+      const closed = await service.conversations.close(key);
+      deps.onDidCloseConversation(key);
+      deps.log.info(`conversation "${key}" closed by the user${closed ? '' : ' (it had ended already)'}`);
+      void vscode.window.showInformationMessage(
+        closed ? `Agent Pool: closed the conversation "${name}". Its agent session ended; a new prompt starts a new conversation.` : `Agent Pool: the conversation "${name}" had ended already.`,
+      );
+      return closed;
+    },
     [Commands.showMetrics]: () => deps.metricsPanel.show(),
     [Commands.exportMetrics]: async (format?: 'json' | 'prometheus', target?: vscode.Uri) => exportMetrics(service, format, target),
     [Commands.cleanupInstances]: async () => {
@@ -153,6 +169,21 @@ async function pickAgent(service: AgentPoolService, title: string): Promise<stri
     return undefined;
   }
   return (await vscode.window.showQuickPick(items, { title }))?.label;
+}
+
+async function pickConversation(service: AgentPoolService, title: (key: string) => string | undefined): Promise<string | undefined> {
+  const conversations = await service.conversations.list();
+  if (conversations.length === 0) {
+    void vscode.window.showInformationMessage('Agent Pool: there is no conversation to close.');
+    return undefined;
+  }
+  const items = conversations.map((c) => ({
+    label: title(c.key) ?? c.key,
+    description: [c.profile, plural(c.turns, 'turn'), shortContextUse(c.usage), c.contextLost > 0 ? 'context lost' : undefined].filter(Boolean).join(' · '),
+    detail: title(c.key) ? c.key : undefined,
+    key: c.key,
+  }));
+  return (await vscode.window.showQuickPick(items, { title: 'Agent Pool: Close which conversation?', matchOnDetail: true }))?.key;
 }
 
 async function pickProfile(service: AgentPoolService, title: string): Promise<string | undefined> {

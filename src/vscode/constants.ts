@@ -27,6 +27,7 @@ export const Commands = {
   answerPermission: 'agentPool.answerPermission',
   retryPool: 'agentPool.retryPool',
   openProfileSettings: 'agentPool.openProfileSettings',
+  closeConversation: 'agentPool.closeConversation',
 } as const;
 
 export const ContextKeys = {

@@ -5,7 +5,10 @@
  */
 import type { AggregateView } from '../core/metrics/aggregate';
 import type { AgentPoolService } from '../core/service/agentPoolService';
-import type { StatusInput } from './statusModel';
+import type { ConversationInfo } from '../core/conversations/conversation';
+import type { ConversationView } from '../core/service/conversations';
+import type { PoolMetrics } from '../core/metrics/snapshot';
+import type { StatusInput, UsageFigures } from './statusModel';
 import type { DashboardState, WindowFigures } from './treeModel';
 
 export type DashboardSource = Pick<AgentPoolService, 'pools' | 'instances' | 'aggregate' | 'budget' | 'localMetrics'> & Partial<Pick<AgentPoolService, 'lifecycle'>>;
@@ -18,7 +21,11 @@ interface Counts extends WindowFigures {
   queued: number;
 }
 
-export function statusInputOf(source: DashboardSource, cannotStartReason: string | undefined): StatusInput {
+/**
+ * `conversations`: the registry directory's records; a window's context is that of the conversations
+ * whose last turn it ran, and all windows' that of every record (the CLI's included).
+ */
+export function statusInputOf(source: DashboardSource, cannotStartReason: string | undefined, conversations: readonly ConversationView[] = []): StatusInput {
   const pools = source.pools();
   const view = source.aggregate();
   const here = ownCounts(source);
@@ -42,7 +49,35 @@ export function statusInputOf(source: DashboardSource, cannotStartReason: string
       ...others.map((w) => ({ name: w.record?.workspaceName || w.id, ...countsOf(w), health: w.health, isSelf: false, heartbeatAgeMs: w.heartbeatAgeMs })),
     ],
     cannotStartReason,
+    usage: {
+      windows: [
+        { name: selfName(view), isSelf: true, ...usageOfPools(source.localMetrics()?.pools ?? []), context: contextOf(ownedBy(conversations, view.selfId)) },
+        ...others.map((w) => ({ name: w.record?.workspaceName || w.id, isSelf: false, ...usageOfPools(w.snapshot?.pools ?? []), context: contextOf(ownedBy(conversations, w.id)) })),
+      ],
+      all: { inputTokens: view.totals.inputTokens, outputTokens: view.totals.outputTokens, costUsd: view.totals.costUsd, context: contextOf(conversations) },
+    },
   };
+}
+
+/** Tokens and cost of a window's pools, from its snapshot's cumulative counters. */
+export function usageOfPools(pools: readonly Pick<PoolMetrics, 'prompts'>[]): UsageFigures {
+  return {
+    inputTokens: sum(pools, (p) => p.prompts.inputTokens),
+    outputTokens: sum(pools, (p) => p.prompts.outputTokens),
+    costUsd: sum(pools, (p) => p.prompts.costUsd),
+  };
+}
+
+/** The conversations whose last turn window `id` ran. */
+export function ownedBy(conversations: readonly ConversationView[], id: string | undefined): ConversationView[] {
+  return id === undefined ? [] : conversations.filter((c) => c.owner.instanceId === id);
+}
+
+/** Context in use over the conversations that reported it, against their windows; undefined when none did. */
+export function contextOf(conversations: readonly Pick<ConversationInfo, 'usage'>[]): UsageFigures['context'] {
+  const reported = conversations.filter((c) => c.usage.contextUsed !== undefined);
+  if (reported.length === 0) return undefined;
+  return { used: sum(reported, (c) => c.usage.contextUsed ?? 0), size: sum(reported, (c) => c.usage.contextSize ?? 0), conversations: reported.length };
 }
 
 export function dashboardStateOf(source: DashboardSource, now: { monotonic: number; wall: number }): DashboardState {
@@ -67,6 +102,7 @@ export function dashboardStateOf(source: DashboardSource, now: { monotonic: numb
       p95Ms: view.totals.completionMs.count > 0 ? view.totals.completionMs.p95 : undefined,
       errorRate: view.totals.errorRate,
       tokens: view.totals.inputTokens + view.totals.outputTokens,
+      costUsd: view.totals.costUsd,
       unresponsive: view.totals.unresponsiveWindows,
       budget: { cap: budget.cap, used: budget.used },
     },

@@ -5,7 +5,10 @@
  */
 import type { AggregateView } from '../core/metrics/aggregate';
 import { bucketBounds, forEachStoredBucket, Histogram, type HistogramData } from '../core/metrics/histogram';
-import { formatDuration, formatPercent, plural } from './statusModel';
+import { formatContextUse, formatTokens } from '../core/conversations/conversation';
+import type { ConversationView } from '../core/service/conversations';
+import { contextOf, ownedBy, usageOfPools } from './dashboard';
+import { contextText, formatCost, formatDuration, formatPercent, plural } from './statusModel';
 
 /** Coarse bins for charts: upper bounds in ms (the last bin is open-ended). */
 const CHART_BINS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -26,7 +29,13 @@ export function binHistogram(data: HistogramData[]): Array<{ label: string; coun
   }));
 }
 
-export function renderMetricsHtml(view: AggregateView, options: { cspSource: string; nonce?: string }): string {
+export interface MetricsExtras {
+  /** The registry directory's conversations, most recently used first. */
+  conversations?: readonly ConversationView[];
+  titles?: ReadonlyMap<string, string>;
+}
+
+export function renderMetricsHtml(view: AggregateView, options: { cspSource: string; nonce?: string }, extras: MetricsExtras = {}): string {
   const live = view.windows.filter((w) => w.health !== 'dead');
   const completion = live.flatMap((w) => (w.superseded ? [] : (w.snapshot?.pools ?? []).map((p) => p.prompts.completionMs)));
   const firstEvent = live.flatMap((w) => (w.superseded ? [] : (w.snapshot?.pools ?? []).map((p) => p.prompts.firstEventMs)));
@@ -59,7 +68,8 @@ ${card('Queued', String(t.queued))}
 ${card('Prompts', String(t.prompts.total))}
 ${card('p50 / p95', `${formatDuration(t.completionMs.count ? t.completionMs.p50 : undefined)} / ${formatDuration(t.completionMs.count ? t.completionMs.p95 : undefined)}`)}
 ${card('Errors', formatPercent(t.errorRate))}
-${card('Tokens', String(t.inputTokens + t.outputTokens))}
+${card('Tokens (all windows)', formatTokens(t.inputTokens + t.outputTokens))}
+${card('Cost (all windows)', formatCost(t.costUsd))}
 </div>
 <h2>Latency across all windows</h2>
 <div class="charts">
@@ -67,7 +77,7 @@ ${chart('Time to completion', binHistogram(completion), 'bar')}
 ${chart('Time to first event', binHistogram(firstEvent), 'bar first')}
 </div>
 <h2>Windows</h2>
-<table><tr><th>Window</th><th>Health</th><th>Agents</th><th>Busy</th><th>Prompts</th><th>p95</th><th>Errors</th><th>Heartbeat</th></tr>
+<table><tr><th>Window</th><th>Health</th><th>Agents</th><th>Busy</th><th>Prompts</th><th>p95</th><th>Errors</th><th>Tokens</th><th>Cost</th><th>Context</th><th>Heartbeat</th></tr>
 ${view.windows
   .map((w) => {
     const pools = w.snapshot?.pools ?? [];
@@ -76,7 +86,9 @@ ${view.windows
     const errors = pools.reduce((n, p) => n + p.prompts.failed + p.prompts.timedOut, 0);
     const name = escapeHtml(w.record?.workspaceName || w.id) + (w.isSelf ? ' (this window)' : '');
     const health = w.health === 'live' ? 'live' : `<span class="warn">${w.health}</span>`;
-    return `<tr><td>${name}</td><td>${health}</td><td>${pools.reduce((n, p) => n + p.agents.total, 0)}</td><td>${pools.reduce((n, p) => n + p.agents.busy, 0)}</td><td>${prompts}</td><td>${formatDuration(merged.count ? merged.quantile(0.95) : undefined)}</td><td>${formatPercent(prompts ? errors / prompts : 0)}</td><td>${(w.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>`;
+    const usage = usageOfPools(pools);
+    const context = contextOf(ownedBy(extras.conversations ?? [], w.id));
+    return `<tr><td>${name}</td><td>${health}</td><td>${pools.reduce((n, p) => n + p.agents.total, 0)}</td><td>${pools.reduce((n, p) => n + p.agents.busy, 0)}</td><td>${prompts}</td><td>${formatDuration(merged.count ? merged.quantile(0.95) : undefined)}</td><td>${formatPercent(prompts ? errors / prompts : 0)}</td><td>${formatTokens(usage.inputTokens + usage.outputTokens)}</td><td>${formatCost(usage.costUsd)}</td><td>${context ? escapeHtml(contextText(context)) : '–'}</td><td>${(w.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>`;
   })
   .join('\n')}
 </table>
@@ -94,8 +106,24 @@ ${agents
   })
   .join('\n')}</table>`
 }
+${conversationsTable(extras)}
 <p style="opacity:.6">${plural(view.skipped.total, 'unreadable file')} skipped since start. Updated ${new Date(view.generatedAt).toLocaleTimeString()}.</p>
 </body></html>`;
+}
+
+function conversationsTable(extras: MetricsExtras): string {
+  const conversations = extras.conversations ?? [];
+  if (conversations.length === 0) return '';
+  const rows = conversations.map((c) => {
+    const title = extras.titles?.get(c.key);
+    const name = escapeHtml(title ?? c.key) + (title ? `<br><span style="opacity:.6">${escapeHtml(c.key)}</span>` : '');
+    const lost = c.contextLost > 0 ? `<span class="warn">lost ${plural(c.contextLost, 'time')}${c.contextLostReason ? `: ${escapeHtml(c.contextLostReason)}` : ''}</span>` : 'kept';
+    const where = c.agentId ? `${escapeHtml(c.agentId)} (this window)` : escapeHtml(c.owner.label || c.owner.instanceId);
+    return `<tr><td>${name}</td><td>${escapeHtml(c.profile)}</td><td>${where}</td><td>${c.turns}</td><td>${escapeHtml(formatContextUse(c.usage) ?? '–')}</td><td>${formatTokens(c.usage.inputTokens + c.usage.outputTokens)}</td><td>${formatCost(c.usage.costUsd)}</td><td>${lost}</td></tr>`;
+  });
+  return `<h2>Conversations</h2>
+<table><tr><th>Conversation</th><th>Profile</th><th>Held by</th><th>Turns</th><th>Context</th><th>Tokens</th><th>Cost</th><th>Earlier context</th></tr>
+${rows.join('\n')}</table>`;
 }
 
 function card(label: string, value: string): string {

@@ -1,13 +1,16 @@
 import * as vscode from 'vscode';
 import type { AggregateView } from '../core/metrics/aggregate';
-import { renderMetricsHtml } from './metricsHtml';
+import { renderMetricsHtml, type MetricsExtras } from './metricsHtml';
 
 /** The Show Metrics view: one webview panel, re-rendered (debounced) while it is visible. */
 export class MetricsPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly view: () => AggregateView) {}
+  constructor(
+    private readonly view: () => AggregateView,
+    private readonly extras: () => MetricsExtras = () => ({}),
+  ) {}
 
   get isOpen(): boolean {
     return this.panel !== undefined;
@@ -43,7 +46,7 @@ export class MetricsPanel implements vscode.Disposable {
 
   private render(): void {
     if (!this.panel) return;
-    this.panel.webview.html = renderMetricsHtml(this.view(), { cspSource: this.panel.webview.cspSource });
+    this.panel.webview.html = renderMetricsHtml(this.view(), { cspSource: this.panel.webview.cspSource }, this.extras());
   }
 
   dispose(): void {

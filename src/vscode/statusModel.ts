@@ -3,6 +3,7 @@
  * text, tooltip and colour can be tested without VS Code (house style: git's statusbar.ts).
  * No `vscode` import here on purpose.
  */
+import { formatContextUse, formatTokens } from '../core/conversations/conversation';
 export interface StatusInput {
   agentsHere: number;
   agentsAll: number;
@@ -18,6 +19,21 @@ export interface StatusInput {
   windowList: Array<{ name: string; agents: number; busy: number; health: string; isSelf: boolean; heartbeatAgeMs: number }>;
   /** Why this window cannot start agents at all (Restricted Mode, no profile, budget directory unusable). */
   cannotStartReason?: string;
+  /** Tokens, cost and context per window (this one first) and across all of them. */
+  usage?: { windows: WindowUsage[]; all: UsageFigures };
+}
+
+export interface UsageFigures {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Context in use summed over the conversations held, against their windows summed; absent when no agent reported it. */
+  context?: { used: number; size: number; conversations: number };
+}
+
+export interface WindowUsage extends UsageFigures {
+  name: string;
+  isSelf: boolean;
 }
 
 export interface StatusView {
@@ -51,6 +67,7 @@ export function renderStatus(input: StatusInput): StatusView {
     `| p95 | ${formatDuration(input.p95Ms)} |`,
     `| Errors | ${formatPercent(input.errorRate)} |`,
   );
+  if (input.usage) lines.push(...usageLines(input.usage));
   if (input.windowList.length > 0) {
     lines.push('', '**Windows**', '');
     for (const w of input.windowList) {
@@ -73,6 +90,32 @@ export function renderStatus(input: StatusInput): StatusView {
     (background === 'error' ? `, cannot start agents: ${problem}` : '') +
     (background === 'warning' ? (budgetExhausted ? ', budget exhausted' : ', a circuit is open') : '');
   return { text, tooltip: lines.join('\n'), background, accessibilityLabel };
+}
+
+/** Tokens, cost and context per window and in all: the figures a person pays for. */
+function usageLines(usage: NonNullable<StatusInput['usage']>): string[] {
+  const row = (name: string, figures: UsageFigures) =>
+    `| ${name} | ${formatTokens(figures.inputTokens + figures.outputTokens)} | ${formatCost(figures.costUsd)} | ${figures.context ? contextText(figures.context) : '–'} |`;
+  return [
+    '',
+    '**Usage**',
+    '',
+    '| | Tokens | Cost | Context |',
+    '|---|---|---|---|',
+    ...usage.windows.map((w) => row(`${escapeMarkdown(w.name)}${w.isSelf ? ' (this window)' : ''}`, w)),
+    ...(usage.windows.length > 1 ? [row('All windows', usage.all)] : []),
+  ];
+}
+
+/** "15k/200k (7.5%) in 1 conversation". */
+export function contextText(context: NonNullable<UsageFigures['context']>): string {
+  return `${formatContextUse({ contextUsed: context.used, contextSize: context.size || undefined })} in ${plural(context.conversations, 'conversation')}`;
+}
+
+/** "$0.03", "$0.0042", "–" for nothing spent. */
+export function formatCost(usd: number): string {
+  if (!(usd > 0)) return '–';
+  return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
 }
 
 export function plural(count: number, noun: string): string {

@@ -6,7 +6,9 @@ import type { InstanceLifecycle, InstanceView } from '../core/registry/types';
 import type { AgentInfo, PoolSnapshot } from '../core/pool/events';
 import type { AgentMetrics, KeyedMetrics, PairMetrics } from '../core/metrics/snapshot';
 import type { HistogramSummary } from '../core/metrics/histogram';
-import { formatDuration, formatPercent, plural } from './statusModel';
+import type { ConversationView } from '../core/service/conversations';
+import { conversationSection } from './conversationNodes';
+import { formatCost, formatDuration, formatPercent, plural } from './statusModel';
 
 export interface WindowFigures {
   agents: number;
@@ -23,6 +25,8 @@ export interface DashboardTotals {
   p95Ms?: number;
   errorRate: number;
   tokens: number;
+  /** Summed from every window's per-turn cost differences. */
+  costUsd?: number;
   unresponsive: number;
   budget: { cap: number; used: number };
 }
@@ -45,6 +49,10 @@ export interface DashboardState {
   wallNow: number;
   /** Restricted Mode: this window starts no agent, and says so. */
   restricted?: boolean;
+  /** The conversations of the registry directory (every window's and the CLI's), most recently used first. */
+  conversations?: readonly ConversationView[];
+  /** Titles of conversations by key (a chat thread's first prompt). */
+  conversationTitles?: ReadonlyMap<string, string>;
 }
 
 export interface TreeNode {
@@ -63,6 +71,8 @@ export interface TreeNode {
   expanded?: boolean;
   agentId?: string;
   profile?: string;
+  /** The conversation a row shows (Close Conversation's argument). */
+  conversationKey?: string;
   /** Run on click. */
   command?: { id: string; title: string };
 }
@@ -77,11 +87,12 @@ const STATE_ICONS: Record<AgentInfo['state'], { id: string; color?: string }> = 
   stopped: { id: 'circle-slash', color: 'disabledForeground' },
 };
 
-/** This Window, Other Windows and Totals always; Module Pairs and Sessions once they have something to show. */
+/** This Window, Other Windows and Totals always; Conversations and Module Pairs once they have something to show. */
 export function buildTree(state: DashboardState): TreeNode[] {
   const nodes = [thisWindow(state), otherWindows(state), totals(state)];
+  const conversations = conversationSection({ conversations: state.conversations ?? [], titles: state.conversationTitles, sessions: state.sessions, wallNow: state.wallNow });
+  if (conversations) nodes.push(conversations);
   if (state.pairs.length > 0) nodes.push(keyed('pairs', 'Module Pairs', state.pairs, pairLabel, state));
-  if (state.sessions.length > 0) nodes.push(keyed('sessions', 'Sessions', state.sessions, (k) => k.key, state));
   return nodes;
 }
 
@@ -290,7 +301,8 @@ function totals(state: DashboardState): TreeNode {
       row('prompts', 'Prompts', String(t.prompts)),
       row('p95', 'Time to answer', formatDuration(t.p95Ms), '95th percentile of completed prompts, all windows; cancelled prompts are not counted'),
       row('errors', 'Errors', formatPercent(t.errorRate)),
-      row('tokens', 'Tokens', formatTokens(t.tokens)),
+      row('tokens', 'Tokens', formatTokens(t.tokens), 'Input and output tokens of every prompt, all windows'),
+      row('cost', 'Cost', formatCost(t.costUsd ?? 0), 'What the agents reported their turns cost, all windows'),
       row('unresponsive', 'Windows not responding', String(t.unresponsive)),
     ],
   };

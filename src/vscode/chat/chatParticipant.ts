@@ -7,6 +7,7 @@ import type { AgentPoolService } from '../../core/service/agentPoolService';
 import { CHAT_PARTICIPANT_ID, Commands, CONFIG_SECTION } from '../constants';
 import { stopReasonText, TurnRenderer, type ChatPart } from './chatParts';
 import type { PermissionRouter } from './permissionRouter';
+import { noteForEvent } from '../continuityNote';
 
 /** What each answer carries in its metadata: how the next turn of the thread finds its conversation. */
 export interface AgentChatMetadata {
@@ -18,6 +19,8 @@ export interface AgentChatMetadata {
   /** 1 for the thread's first turn. */
   turn: number;
   outcome: 'answered' | 'cancelled' | 'failed';
+  /** How the turn's session continued the conversation: kept, started, resumed, loaded or context-lost. */
+  continuity?: string;
   /** What was asked, for the "Try again" follow-up. */
   prompt: string;
   error?: string;
@@ -31,6 +34,8 @@ export interface ChatDeps {
   log: vscode.LogOutputChannel;
   /** Sees every answer's metadata, also of a cancelled turn (whose result the Chat view drops); for tests. */
   onDidAnswer?: (metadata: AgentChatMetadata) => void;
+  /** A thread's first prompt names its conversation (in the tree). */
+  nameConversation?: (key: string, prompt: string) => void;
 }
 
 /** `/profile <name> …` picks any profile, including the user's own; the built-ins have their own commands. */
@@ -132,6 +137,12 @@ async function handle(
   const renderer = new TurnRenderer();
   const waitingSince = Date.now();
   let answered = false;
+  deps.nameConversation?.(conversation, prompt);
+  // Said before the answer, as it happens: the session moved to another agent, or its context is gone.
+  const continuity = service.onDidPoolEvent((event) => {
+    const note = noteForEvent(event, conversation);
+    if (note) stream.markdown(`${note}\n\n`);
+  });
   stream.progress(profile ? `Waiting for a ${profile} agent…` : 'Waiting for an agent…');
   try {
     const result = await service.run(prompt, {
@@ -159,7 +170,7 @@ async function handle(
     const note = stopReasonText(result.stopReason);
     if (!answered) stream.markdown(note ? '' : '*The agent finished without a written answer.*');
     if (note) stream.markdown(`\n\n*${note}*`);
-    return { metadata: metadata({ outcome: 'answered', profile: result.profile, agentId: result.agentId, sessionId: result.sessionId }) };
+    return { metadata: metadata({ outcome: 'answered', profile: result.profile, agentId: result.agentId, sessionId: result.sessionId, continuity: result.continuity }) };
   } catch (error) {
     if (abort.signal.aborted) {
       stream.markdown(`\n\n*Cancelled after ${seconds(Date.now() - waitingSince)}.*`);
@@ -167,6 +178,7 @@ async function handle(
     }
     return failed(stream, errorMessage(error), metadata);
   } finally {
+    continuity.dispose();
     stopAsking();
     cancelled.dispose();
   }

@@ -59,4 +59,21 @@ describe('renderStatus', () => {
     );
     assert.match(view.tooltip, /- api \(this window\): 2 agents, 1 busy\n- web: 1 agent, 0 busy — unresponsive/);
   });
+
+  it('shows tokens, cost and context per window and across windows', () => {
+    const view = renderStatus(
+      input({
+        usage: {
+          windows: [
+            { name: 'api', isSelf: true, inputTokens: 12_000, outputTokens: 3000, costUsd: 0.03, context: { used: 15_000, size: 200_000, conversations: 1 } },
+            { name: 'web', isSelf: false, inputTokens: 500, outputTokens: 0, costUsd: 0 },
+          ],
+          all: { inputTokens: 12_500, outputTokens: 3000, costUsd: 0.03, context: { used: 15_000, size: 200_000, conversations: 1 } },
+        },
+      }),
+    );
+    assert.match(view.tooltip, /\| api \(this window\) \| 15k \| \$0\.03 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
+    assert.match(view.tooltip, /\| web \| 500 \| – \| – \|/);
+    assert.match(view.tooltip, /\| All windows \| 15\.5k \| \$0\.03 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
+  });
 });

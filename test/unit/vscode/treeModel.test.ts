@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { InstanceView } from '../../../src/core/registry/types';
 import type { PoolSnapshot } from '../../../src/core/pool/events';
+import type { ConversationView } from '../../../src/core/service/conversations';
 import { buildTree, formatAge, formatTokens, poolProblem, windowNames, type DashboardState, type TreeNode } from '../../../src/vscode/treeModel';
 import { TreeReconciler } from '../../../src/vscode/treeReconciler';
 import { parseLimits } from '../../../src/vscode/limits';
@@ -49,6 +50,24 @@ function state(overrides: Partial<DashboardState> = {}): DashboardState {
   };
 }
 
+function conversation(overrides: Partial<ConversationView> = {}): ConversationView {
+  return {
+    key: 'k',
+    profile: 'demo',
+    sessionId: 's-1',
+    agentId: undefined,
+    turns: 1,
+    usage: { costUsd: 0, inputTokens: 0, outputTokens: 0 },
+    lastUsedAt: 0,
+    createdAt: 0,
+    contextLost: 0,
+    workspace: { name: 'api', folders: [] },
+    owner: { instanceId: 'self', pid: 1, label: 'api' },
+    here: overrides.agentId !== undefined,
+    ...overrides,
+  };
+}
+
 function find(nodes: TreeNode[], id: string): TreeNode {
   for (const node of nodes) {
     if (node.id === id) return node;
@@ -67,12 +86,40 @@ function findOrUndefined(nodes: TreeNode[], id: string): TreeNode | undefined {
 }
 
 describe('buildTree', () => {
-  it('has This Window, Other Windows and Totals, and Module Pairs and Sessions only once used', () => {
+  it('has This Window, Other Windows and Totals, and Conversations and Module Pairs only once used', () => {
     assert.deepEqual(buildTree(state()).map((n) => n.label), ['This Window', 'Other Windows', 'Totals']);
     const used = { key: 'k', profile: 'demo', prompts: { total: 3, succeeded: 3, failed: 0, cancelled: 0, timedOut: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, firstEventMs: { count: 0 }, completionMs: { count: 0 } }, affinityHits: 0, affinityChances: 0, affinity: 0 } as never;
-    const tree = buildTree(state({ sessions: [used], pairs: [{ ...(used as object), source: 'a', target: 'b' } as never] }));
-    assert.deepEqual(tree.map((n) => n.label), ['This Window', 'Other Windows', 'Totals', 'Module Pairs', 'Sessions']);
-    assert.equal(find(tree, 'sessions/demo/k').description, '3 turns');
+    const tree = buildTree(state({ sessions: [used], conversations: [conversation({ key: 'k', turns: 3 })], pairs: [{ ...(used as object), source: 'a', target: 'b' } as never] }));
+    assert.deepEqual(tree.map((n) => n.label), ['This Window', 'Other Windows', 'Totals', 'Conversations', 'Module Pairs']);
+    assert.equal(find(tree, 'conversation/k').description, '3 turns');
+  });
+
+  it('shows a conversation\'s context use in a short row, and the rest in its tooltip', () => {
+    const tree = buildTree(
+      state({
+        conversations: [conversation({ key: 'chat-1', agentId: 'demo-1', usage: { costUsd: 0.03, sessionCostUsd: 0.03, inputTokens: 1200, outputTokens: 300, contextUsed: 15_000, contextSize: 200_000 } })],
+        conversationTitles: new Map([['chat-1', 'fix the login bug']]),
+      }),
+    );
+    const row = find(tree, 'conversation/chat-1');
+    assert.equal(row.label, 'fix the login bug');
+    assert.equal(row.description, '15k/200k');
+    assert.equal(row.contextValue, 'conversation');
+    assert.equal(row.conversationKey, 'chat-1');
+    assert.match(row.tooltip!, /Context: 15k\/200k \(7\.5%\)/);
+    assert.match(row.tooltip!, /Tokens: 1\.2k in, 300 out/);
+    assert.match(row.tooltip!, /Cost: \$0\.03/);
+    assert.match(row.tooltip!, /on demo-1 in this window/);
+  });
+
+  it('marks a conversation whose earlier context was lost, in the row and its icon', () => {
+    const tree = buildTree(state({ conversations: [conversation({ key: 'k', contextLost: 1, contextLostReason: 'demo-2 cannot resume or load sessions', usage: { costUsd: 0, inputTokens: 0, outputTokens: 0, contextUsed: 5000, contextSize: 200_000 } })] }));
+    const row = find(tree, 'conversation/k');
+    assert.equal(row.description, 'context lost · 5k/200k');
+    assert.equal(row.icon?.id, 'warning');
+    assert.equal(row.contextValue, 'conversation.lost');
+    assert.match(row.tooltip!, /Earlier context lost 1 time: demo-2 cannot resume or load sessions/);
+    assert.equal(find(tree, 'section/conversations').description, '1 · 1 lost context');
   });
 
   it('keeps rows short: state and turns, the figures in the tooltip', () => {
