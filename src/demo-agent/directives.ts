@@ -32,6 +32,8 @@ export interface TurnBehaviour {
   recall: boolean;
   /** Cost of this turn in USD, reported as the session's running total in a usage_update; undefined: no report. */
   usageCostUsd: number | undefined;
+  /** Start this many threads that keep a core busy each, from now until the process exits, idle or not (a runaway agent). */
+  spinThreads: number;
 }
 
 export interface ParsedPrompt {
@@ -41,7 +43,7 @@ export interface ParsedPrompt {
 }
 
 const DIRECTIVE_PREFIX = '/demo';
-const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool', 'plan', 'stop', 'recall', 'usage'] as const;
+const KNOWN_KEYS = ['latency', 'chunks', 'hang', 'crash', 'exitcode', 'permission', 'memory', 'error', 'thought', 'tool', 'plan', 'stop', 'recall', 'usage', 'spin'] as const;
 /** Keys that are flags: an environment variable of 0 or false leaves them off. */
 const FLAG_KEYS: ReadonlySet<string> = new Set(['hang', 'thought', 'tool', 'recall']);
 /** What a turn with a bare `usage` directive costs. */
@@ -107,6 +109,9 @@ function applyDirective(behaviour: TurnBehaviour, key: DirectiveKey, value: stri
     case 'recall':
       behaviour.recall = value === undefined || isTrue(value);
       break;
+    case 'spin':
+      behaviour.spinThreads = value === undefined ? 1 : toNonNegativeInteger(key, value);
+      break;
     case 'usage': {
       const cost = value === undefined ? DEFAULT_TURN_COST_USD : Number(value);
       if (!Number.isFinite(cost) || cost < 0) throw new DirectiveError(`demo directive usage=${value}: expected a cost in USD >= 0, e.g. usage=0.01`);
@@ -133,6 +138,7 @@ export function behaviourFromEnvironment(env: NodeJS.ProcessEnv): TurnBehaviour 
     stopReason: 'end_turn',
     recall: false,
     usageCostUsd: undefined,
+    spinThreads: 0,
   };
   for (const key of KNOWN_KEYS) {
     const value = env[`DEMO_AGENT_${key.toUpperCase()}`];

@@ -25,11 +25,22 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
 import { DirectiveError, behaviourFromEnvironment, parsePrompt, splitIntoChunks, type TurnBehaviour } from './directives';
 import { DemoSessionStore, defaultSessionDirectory, type DemoSession } from './sessionStore';
 
 const retainedMemory: Buffer[] = [];
+/** The `spin` directive's threads: each keeps a core busy, also while the agent idles, until the process exits. */
+const spinners: Worker[] = [];
+
+function spinUpTo(threads: number): void {
+  while (spinners.length < threads) {
+    const worker = new Worker('for (;;) {}', { eval: true });
+    worker.unref();
+    spinners.push(worker);
+  }
+}
 const openTurns = new Map<string, AbortController>();
 /** The sessions this process serves: opened here, or loaded or resumed from the store. */
 const sessions = new Map<string, DemoSession>();
@@ -209,6 +220,7 @@ async function main(): Promise<void> {
       const say = (update: Acp.SessionUpdate) => client.notify(methods.client.session.update, { sessionId, update });
       try {
         if (behaviour.memoryMb > 0) retainedMemory.push(Buffer.alloc(behaviour.memoryMb * 1024 * 1024, 1));
+        spinUpTo(behaviour.spinThreads);
         if (behaviour.thought) await say({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: 'thinking about it' } });
         if (behaviour.planEntries > 0) {
           const entries = Array.from({ length: behaviour.planEntries }, (_, index) => ({

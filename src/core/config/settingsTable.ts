@@ -26,7 +26,7 @@ export type SettingApplies = 'live' | 'new-pools' | 'reload';
 
 export type SettingScope = 'application' | 'machine' | 'window' | 'resource';
 
-export type SettingUnit = 'agents' | 'prompts' | 'turns' | 'ms' | 'seconds' | 'minutes' | 'MB';
+export type SettingUnit = 'agents' | 'prompts' | 'turns' | 'recycles' | 'percent' | 'ms' | 'seconds' | 'minutes' | 'MB';
 
 interface RowBase {
   readonly key: string;
@@ -94,6 +94,12 @@ export const SETTINGS_TABLE = [
   { key: 'pool.dedicatedPairs', type: 'boolean', default: false, scope: 'window', applies: 'new-pools', feeds: { pool: 'dedicatedPairs' } },
   { key: 'recycle.maxAgeMinutes', type: 'integer', default: 240, unit: 'minutes', min: 0, max: 10_080, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxAgeMs', factor: MINUTE_MS } },
   { key: 'recycle.maxTurns', type: 'integer', default: 200, unit: 'turns', min: 0, max: 1_000_000, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxTurns' } },
+  // An idle agent should sleep: one whose process tree keeps half a core busy for two minutes with no turn is replaced.
+  // Over 100 is possible, as a tree can use several cores.
+  { key: 'recycle.maxIdleCpuPercent', type: 'integer', default: 50, unit: 'percent', min: 0, max: 6400, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxIdleCpuPercent' } },
+  { key: 'recycle.idleCpuSeconds', type: 'integer', default: 120, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleIdleCpuWindowMs', factor: 1000, optionMin: 1 } },
+  // The loop stopper: a fresh process that reaches the same limit at once would otherwise be replaced for ever.
+  { key: 'recycle.maxPerHour', type: 'integer', default: 10, unit: 'recycles', min: 0, max: 10_000, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxPerHour' } },
   { key: 'recycle.maxMemoryMB', type: 'integer', default: 2048, unit: 'MB', min: 0, max: 1_048_576, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxMemoryBytes', factor: MB } },
   { key: 'maxAgentsTotal', type: 'integer', default: 8, unit: 'agents', min: 1, max: 256, scope: 'machine', applies: 'reload', feeds: { service: 'maxAgentsTotal' } },
   { key: 'maxAgentsPerWindow', type: 'integer', default: 4, unit: 'agents', min: 1, max: 256, scope: 'machine', applies: 'reload', feeds: { service: 'maxAgentsPerWindow' } },

@@ -3,7 +3,7 @@ import type { BudgetSlot } from '../budget/budget';
 import type { Disposable } from '../common/event';
 import { PoolError } from './errors';
 import type { AgentInfo, AgentState } from './events';
-import type { RecyclableAgent, RecycleReason } from './policies/recycler';
+import type { CpuSample, RecyclableAgent, RecycleReason } from './policies/recycler';
 import type { RoutableAgent } from './routers/agentRouters';
 
 /**
@@ -61,6 +61,15 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
   currentTask: string | undefined;
   rssBytes: number | undefined;
   samplesOverMemoryLimit = 0;
+  idleCpuSamples: CpuSample[] = [];
+  idleCpuPercent: number | undefined;
+  /**
+   * Monotonic times of this pool position's automatic recycles within the last hour: a replacement
+   * inherits its predecessor's, so the cap on recycles per hour sees a loop across new ids.
+   */
+  recycleHistory: number[] = [];
+  /** The limit whose recycle the cap holds back, reported once until a recycle goes through again. */
+  recycleCapped: RecycleReason | undefined;
   /** Set when a limit is reached mid-lease: recycled as soon as the lease ends, never mid-turn. */
   recyclePending: RecycleReason | undefined;
   /** Crashed and queued for a restart: counts toward the pool's size so nothing double-spawns. */

@@ -83,7 +83,12 @@ export type PoolEvent =
       at?: number;
     }
   | { type: 'circuit'; profile: string; state: CircuitState; reason?: string; retryAt?: number; lastFailure?: { message: string; at: number } }
-  | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'manual' }
+  | { type: 'recycle'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'cpu' | 'manual' }
+  /**
+   * A limit keeps firing: its pool position was recycled `count` times within the hour, the most
+   * recycle.maxPerHour allows, so the agent is kept; recycling by limits resumes at `resumesAt` (wall ms).
+   */
+  | { type: 'recycle-capped'; agentId: string; profile: string; reason: 'age' | 'turns' | 'memory' | 'cpu'; count: number; resumesAt: number }
   /** A crashed agent's restart under the same id (crash restarts only; see user-restart). */
   | { type: 'restart'; agentId: string; profile: string; attempt: number; delayMs: number }
   /** The user asked for a restart: no backoff, no crash, no circuit verdict; counted on its own. */

@@ -4,7 +4,7 @@ import { Clock, systemClock } from '../common/clock';
 import { FED_POOL_OPTIONS, type PoolSettings } from '../config/settingsTable';
 import { PoolError } from './errors';
 import { ROUTING_STRATEGIES, RoutingStrategyName } from './routers/agentRouters';
-import { sampleProcessTreeRss } from '../process/tree';
+import { sampleProcessTreeCpuMs, sampleProcessTreeRss } from '../process/tree';
 
 export type ConnectionFactory = (profile: AgentProfile, options: AgentConnectionOptions) => AgentConnection;
 
@@ -46,6 +46,11 @@ export interface PoolOptions {
   /** Consecutive over-limit samples before a memory recycle, so one spike does not recycle. */
   memorySamplesOverLimit?: number;
   memorySampleIntervalMs?: number;
+  /** Percent of one core an idle agent's process tree may average over recycleIdleCpuWindowMs (0: no limit). */
+  recycleMaxIdleCpuPercent?: number;
+  recycleIdleCpuWindowMs?: number;
+  /** Automatic recycles of one pool position within an hour before it is kept as it is (0: no cap). */
+  recycleMaxPerHour?: number;
   restartBaseDelayMs?: number;
   restartMaxDelayMs?: number;
   circuitFailureThreshold?: number;
@@ -54,6 +59,8 @@ export interface PoolOptions {
   /** For the random strategies and restart jitter; tests make it deterministic. */
   rng?: () => number;
   sampleMemory?: (pid: number) => Promise<number | undefined>;
+  /** CPU ms used so far by a process tree (recycling by idle CPU). */
+  sampleCpu?: (pid: number) => Promise<number | undefined>;
   permissionHandler?: PermissionHandler;
   /** `error`: the failure the line reports, so a surface that shows the failure itself can skip the line. */
   log?: (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
@@ -120,6 +127,7 @@ const OTHER_KEYS = [
   'clock',
   'rng',
   'sampleMemory',
+  'sampleCpu',
   'permissionHandler',
   'log',
 ] as const;
@@ -172,6 +180,7 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
     clock: systemClock,
     rng: Math.random,
     sampleMemory: sampleProcessTreeRss,
+    sampleCpu: sampleProcessTreeCpuMs,
     ...stripUndefined(options),
   } as ResolvedPoolOptions;
   if (resolved.minAgents > resolved.maxAgents) {

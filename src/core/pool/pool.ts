@@ -11,7 +11,7 @@ import { PoolError } from './errors';
 import type { AgentState, PoolEvent, PoolSnapshot } from './events';
 import type { AcquireOptions, Lease, LeaseHost, TurnOptions, TurnResult } from './lease';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options';
-import { RecycleMonitor, recycleReason } from './policies/recycler';
+import { RecycleMonitor, recycleCap, recycleReason, type AutomaticRecycleReason, type RecycleReason } from './policies/recycler';
 import { shutdownPool } from './shutdown';
 import { Supervisor, type SupervisedPool } from './supervisor';
 import { TurnRunner } from './turnRunner';
@@ -54,6 +54,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   private readonly wantedDedications: string[] = [];
   /** Dedicated spawns in flight, by pair key. */
   private readonly dedicatedSpawns = new Map<string, number>();
+  /** Recycled positions' histories, each waiting for the agent that replaces it (see recycleCap). */
+  private readonly recycleHistories: number[][] = [];
 
   constructor(options: PoolOptions) {
     this.options = resolvePoolOptions(options);
@@ -162,7 +164,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     }
     if (agent.state !== 'busy') return;
     const reason = recycleReason(agent, now, this.options);
-    if (reason) return this.recycle(agent, reason);
+    if (reason && this.recycle(agent, reason)) return;
     this.transition(agent, 'idle');
     this.afterRelease();
     // After the hand-back, not at the next acquire: the next prompt must not queue behind session/new.
@@ -437,9 +439,37 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     if (index >= 0) this.wantedDedications.splice(index, 1);
   }
 
-  private recycle(agent: PooledAgent, reason: 'age' | 'turns' | 'memory' | 'manual'): void {
+  /** Replaces the agent unless the cap on recycles per hour holds it back; true when it goes. */
+  private recycle(agent: PooledAgent, reason: RecycleReason): boolean {
+    if (reason !== 'manual' && this.recycleCapHolds(agent, reason)) return false;
+    if (reason !== 'manual') agent.recycleHistory.push(this.options.clock.monotonicNow());
+    this.recycleHistories.push(agent.recycleHistory);
     this.events.fire({ type: 'recycle', agentId: agent.id, profile: this.profile, reason });
     void this.supervisor.retire(agent, 'recycling', `recycled (${reason})`);
+    return true;
+  }
+
+  /** True when this position was recycled recycleMaxPerHour times within the hour: the agent stays, and says so once. */
+  private recycleCapHolds(agent: PooledAgent, reason: AutomaticRecycleReason): boolean {
+    const now = this.options.clock.monotonicNow();
+    const { recent, blockedUntil } = recycleCap(agent.recycleHistory, now, this.options.recycleMaxPerHour);
+    agent.recycleHistory = recent;
+    if (blockedUntil === undefined) {
+      agent.recycleCapped = undefined;
+      return false;
+    }
+    agent.recyclePending = undefined;
+    if (agent.recycleCapped !== reason) {
+      agent.recycleCapped = reason;
+      const resumesAt = this.options.clock.wallNow() + (blockedUntil - now);
+      this.events.fire({ type: 'recycle-capped', agentId: agent.id, profile: this.profile, reason, count: recent.length, resumesAt });
+    }
+    return true;
+  }
+
+  /** The recycle history a new agent takes over: the oldest recycled position still waiting for its replacement. */
+  takeRecycleHistory(): number[] {
+    return this.recycleHistories.shift() ?? [];
   }
 
   private onLongIdle(): void {

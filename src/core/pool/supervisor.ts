@@ -29,6 +29,8 @@ export interface SupervisedPool {
   /** Called after anything that changes capacity: the pool hands out work and rescales. */
   afterChange(): void;
   liveCount(): number;
+  /** A new agent takes over a recycled position's history, so the cap on recycles per hour sees a loop. */
+  takeRecycleHistory(): number[];
 }
 
 /**
@@ -104,6 +106,7 @@ export class Supervisor {
     }
     this.budgetRefusal = undefined;
     const agent = existing ?? new PooledAgent(`${this.profileName}-${++this.nextOrdinal}`, this.nextOrdinal);
+    if (!existing) agent.recycleHistory = pool.takeRecycleHistory();
     agent.awaitingRestart = false;
     agent.slot = slot;
     pool.agents.set(agent.id, agent);

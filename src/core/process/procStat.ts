@@ -9,7 +9,15 @@ export interface ProcStat {
   startTime: string;
   /** One-letter scheduler state; `Z` (zombie) and `X` (dead) cannot run again. */
   state: string;
+  /** Fields 14 and 15, utime + stime: CPU time used so far, in clock ticks (USER_HZ, see CLOCK_TICKS_PER_SECOND). */
+  cpuTicks: number;
 }
+
+/**
+ * USER_HZ, the unit of /proc's CPU times. Node has no sysconf(_SC_CLK_TCK); the kernel fixes USER_HZ at
+ * 100 for /proc on every architecture Node runs on (alpha's 1024 aside), whatever the kernel's own HZ.
+ */
+export const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * The one parser of /proc/<pid>/stat. The command name (field 2) may hold spaces and parentheses,
@@ -24,7 +32,8 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const state = afterName[0];
   const startTime = afterName[19];
   if (!state || !startTime || !/^\d+$/.test(startTime)) return undefined;
-  return { pid, state, ppid: Number(afterName[1]), pgid: Number(afterName[2]), startTime };
+  const cpuTicks = Number(afterName[11]) + Number(afterName[12]);
+  return { pid, state, ppid: Number(afterName[1]), pgid: Number(afterName[2]), startTime, cpuTicks: Number.isFinite(cpuTicks) ? cpuTicks : 0 };
 }
 
 /** Reads /proc/<pid>/stat synchronously; undefined when the process is gone or /proc is unavailable. */

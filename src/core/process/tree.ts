@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 import { isProcessAlive } from './identity';
-import { parseProcStat, readProcStat, type ProcStat } from './procStat';
+import { CLOCK_TICKS_PER_SECOND, parseProcStat, readProcStat, type ProcStat } from './procStat';
 
 /**
  * Process trees read straight from /proc (Linux). An agent's cost is its whole tree: codex-acp runs a
@@ -47,6 +47,7 @@ export function processTreePids(rootPid: number): number[] {
 interface ChildrenIndex {
   readonly pids: ReadonlySet<number>;
   readonly childrenByParent: ReadonlyMap<number, number[]>;
+  readonly statOf: ReadonlyMap<number, ProcStat>;
 }
 
 function childrenIndex(stats: readonly ProcStat[]): ChildrenIndex {
@@ -56,7 +57,7 @@ function childrenIndex(stats: readonly ProcStat[]): ChildrenIndex {
     if (siblings) siblings.push(stat.pid);
     else childrenByParent.set(stat.ppid, [stat.pid]);
   }
-  return { pids: new Set(stats.map((stat) => stat.pid)), childrenByParent };
+  return { pids: new Set(stats.map((stat) => stat.pid)), childrenByParent, statOf: new Map(stats.map((stat) => [stat.pid, stat])) };
 }
 
 /** `rootPid` and all its descendants; empty when the root is gone. */
@@ -131,6 +132,20 @@ export async function sampleProcessTreeRss(rootPid: number): Promise<number | un
   const sizes = await Promise.all(tree.map((pid) => readFile(`/proc/${pid}/statm`, 'latin1').then(rssFromStatm, () => undefined)));
   if (sizes[0] === undefined) return undefined;
   return sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
+}
+
+/**
+ * CPU time used so far by a process and its live descendants, in ms, from the same shared scan: what
+ * recycling by idle CPU compares between samples. A child that exits takes its time with it, so the
+ * sum can drop; the recycler starts its window over when it does. Undefined off Linux or when gone.
+ */
+export async function sampleProcessTreeCpuMs(rootPid: number): Promise<number | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  const index = await sharedChildrenIndex();
+  if (!index?.pids.has(rootPid)) return undefined;
+  let ticks = 0;
+  for (const pid of descendantsOf(rootPid, index)) ticks += index.statOf.get(pid)?.cpuTicks ?? 0;
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 const SCAN_REUSE_MS = 250;

@@ -6,7 +6,7 @@
 import type { PoolEvent } from '../pool/events';
 import type { InstanceView } from '../registry/types';
 
-export type ActivityLevel = 'debug' | 'info';
+export type ActivityLevel = 'debug' | 'info' | 'warn';
 
 export interface ActivityLine {
   level: ActivityLevel;
@@ -21,6 +21,11 @@ export function describePoolEvent(event: PoolEvent, clockTime: (wallMs: number) 
       return { level: 'info', message: `agent ${event.agentId} (${event.profile}): restarting after it stopped unexpectedly, try ${event.attempt}, in ${Math.round(event.delayMs)} ms` };
     case 'recycle':
       return { level: 'info', message: `agent ${event.agentId} (${event.profile}): recycled (${RECYCLE_REASONS[event.reason]})` };
+    case 'recycle-capped':
+      return {
+        level: 'warn',
+        message: `agent ${event.agentId} (${event.profile}): keeps being recycled because ${RECYCLE_REASONS[event.reason]} (setting ${RECYCLE_SETTINGS[event.reason]}): ${event.count} times within an hour, the most agentPool.recycle.maxPerHour allows. It is kept running; recycling resumes at ${clockTime(event.resumesAt)}. Raise the limit, or look at what the agent does.`,
+      };
     case 'circuit':
       // The cause was logged where it happened; this line says what it means for the pool.
       if (event.state === 'open') return { level: 'info', message: `pool ${event.profile}: paused, it takes no prompt until its next try${retrySuffix(event, clockTime)}` };
@@ -39,7 +44,15 @@ const RECYCLE_REASONS: Record<Extract<PoolEvent, { type: 'recycle' }>['reason'],
   age: 'it reached its maximum age',
   turns: 'it reached its maximum number of turns',
   memory: 'it used more memory than allowed',
+  cpu: 'it kept the CPU busy while idle',
   manual: 'asked by the user',
+};
+
+const RECYCLE_SETTINGS: Record<Extract<PoolEvent, { type: 'recycle-capped' }>['reason'], string> = {
+  age: 'agentPool.recycle.maxAgeMinutes',
+  turns: 'agentPool.recycle.maxTurns',
+  memory: 'agentPool.recycle.maxMemoryMB',
+  cpu: 'agentPool.recycle.maxIdleCpuPercent',
 };
 
 function retrySuffix(event: Extract<PoolEvent, { type: 'circuit' }>, clockTime: (wallMs: number) => string): string {

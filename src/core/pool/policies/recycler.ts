@@ -1,7 +1,16 @@
 import type { Clock, TimerHandle } from '../../common/clock';
 import type { AgentState } from '../events';
 
-export type RecycleReason = 'age' | 'turns' | 'memory' | 'manual';
+export type RecycleReason = 'age' | 'turns' | 'memory' | 'cpu' | 'manual';
+
+/** The automatic reasons: those the cap on recycles per hour counts (a user's recycle is never capped). */
+export type AutomaticRecycleReason = Exclude<RecycleReason, 'manual'>;
+
+/** A CPU sample of an agent's process tree while it idles: monotonic ms and CPU ms used by then. */
+export interface CpuSample {
+  at: number;
+  cpuMs: number;
+}
 
 /** What the recycling limits read and write of an agent. */
 export interface RecyclableAgent {
@@ -13,8 +22,14 @@ export interface RecyclableAgent {
   readonly startedMonotonic: number;
   /** A limit reached mid-lease, applied when the lease ends. */
   readonly recyclePending: RecycleReason | undefined;
+  /** Monotonic ms the last lease ended: a turn since a CPU sample starts the idle window over. */
+  readonly lastReleasedAt: number;
   rssBytes: number | undefined;
   samplesOverMemoryLimit: number;
+  /** CPU samples since the agent last became idle, oldest first, trimmed to the idle CPU window. */
+  idleCpuSamples: CpuSample[];
+  /** Average share of one core (percent) over the last full idle CPU window; undefined until one is full. */
+  idleCpuPercent: number | undefined;
 }
 
 export interface RecycleLimits {
@@ -22,6 +37,9 @@ export interface RecycleLimits {
   recycleMaxTurns: number;
   recycleMaxMemoryBytes: number;
   memorySamplesOverLimit: number;
+  /** Percent of one core an idle agent's tree may average over recycleIdleCpuWindowMs; 0 disables. */
+  recycleMaxIdleCpuPercent: number;
+  recycleIdleCpuWindowMs: number;
 }
 
 /** Why this agent should be replaced now, if at all (0 disables a limit). Memory needs N samples in a row. */
@@ -30,7 +48,48 @@ export function recycleReason(agent: RecyclableAgent, now: number, limits: Recyc
   if (limits.recycleMaxTurns > 0 && agent.processTurns >= limits.recycleMaxTurns) return 'turns';
   if (limits.recycleMaxAgeMs > 0 && agent.startedMonotonic > 0 && now - agent.startedMonotonic >= limits.recycleMaxAgeMs) return 'age';
   if (limits.recycleMaxMemoryBytes > 0 && agent.samplesOverMemoryLimit >= limits.memorySamplesOverLimit) return 'memory';
+  if (limits.recycleMaxIdleCpuPercent > 0 && agent.idleCpuPercent !== undefined && agent.idleCpuPercent > limits.recycleMaxIdleCpuPercent) return 'cpu';
   return undefined;
+}
+
+/**
+ * Records one CPU sample. Only idle time is judged: an agent at work may use every core it likes, but
+ * an idle one is expected to sleep, so one that keeps spinning (a runaway watcher, a busy loop) is
+ * replaced. The average is over a sliding window of the last `recycleIdleCpuWindowMs`; any turn, a
+ * state other than idle, or a counter that went back (a child exited) starts the window over.
+ */
+export function recordCpuSample(agent: RecyclableAgent, cpuMs: number | undefined, now: number, limits: RecycleLimits): void {
+  if (limits.recycleMaxIdleCpuPercent === 0) return;
+  const samples = agent.idleCpuSamples;
+  const restart = cpuMs === undefined || agent.state !== 'idle' || samples.length === 0 || agent.lastReleasedAt > samples[0].at || cpuMs < samples[samples.length - 1].cpuMs;
+  if (restart) {
+    agent.idleCpuSamples = cpuMs !== undefined && agent.state === 'idle' ? [{ at: now, cpuMs }] : [];
+    agent.idleCpuPercent = undefined;
+    return;
+  }
+  samples.push({ at: now, cpuMs: cpuMs! });
+  // Keep the newest sample at or before the window's start, so the window stays full once it was.
+  const windowStart = now - limits.recycleIdleCpuWindowMs;
+  while (samples.length > 2 && samples[1].at <= windowStart) samples.shift();
+  const oldest = samples[0];
+  const span = now - oldest.at;
+  agent.idleCpuPercent = span >= limits.recycleIdleCpuWindowMs ? ((cpuMs! - oldest.cpuMs) / span) * 100 : undefined;
+}
+
+/** A pool position's automatic recycles are counted over this rolling window. */
+export const RECYCLE_CAP_WINDOW_MS = 3_600_000;
+
+/**
+ * The loop stopper: when a fresh process reaches the same limit at once (a profile that needs more memory
+ * than allowed, an agent that always spins), recycling would replace it for ever. `history` holds the
+ * monotonic times of the recycles of this pool position (each replacement inherits its predecessor's).
+ * Returns the times still inside the window, and when the cap is reached, the monotonic time the
+ * oldest of them leaves it, after which recycling may go on.
+ */
+export function recycleCap(history: readonly number[], now: number, maxPerHour: number): { recent: number[]; blockedUntil?: number } {
+  const recent = history.filter((at) => now - at < RECYCLE_CAP_WINDOW_MS);
+  if (maxPerHour === 0 || recent.length < maxPerHour) return { recent };
+  return { recent, blockedUntil: recent[recent.length - maxPerHour] + RECYCLE_CAP_WINDOW_MS };
 }
 
 /** Records one memory sample; a sample under the limit resets the streak, so a single spike never recycles. */
@@ -45,10 +104,12 @@ export interface RecycleMonitorOptions extends RecycleLimits {
   memorySampleIntervalMs: number;
   clock: Clock;
   sampleMemory(pid: number): Promise<number | undefined>;
+  /** CPU ms used so far by the agent's process tree. */
+  sampleCpu(pid: number): Promise<number | undefined>;
 }
 
 /**
- * Samples memory and checks age on a timer (never overlapping: the next tick is armed when this one
+ * Samples memory and idle CPU and checks age on a timer (never overlapping: the next tick is armed when this one
  * ends). Reports agents to recycle; the pool decides when (an idle agent now, a busy one after its lease).
  */
 export class RecycleMonitor<Agent extends RecyclableAgent> {
@@ -62,8 +123,8 @@ export class RecycleMonitor<Agent extends RecyclableAgent> {
   ) {}
 
   start(): void {
-    const { recycleMaxMemoryBytes, recycleMaxAgeMs, memorySampleIntervalMs, clock } = this.options;
-    if (this.stopped || (recycleMaxMemoryBytes === 0 && recycleMaxAgeMs === 0) || this.timer) return;
+    const { recycleMaxMemoryBytes, recycleMaxAgeMs, recycleMaxIdleCpuPercent, memorySampleIntervalMs, clock } = this.options;
+    if (this.stopped || (recycleMaxMemoryBytes === 0 && recycleMaxAgeMs === 0 && recycleMaxIdleCpuPercent === 0) || this.timer) return;
     this.timer = clock.setTimeout(() => {
       void this.tick().finally(() => {
         this.timer = undefined;
@@ -83,7 +144,12 @@ export class RecycleMonitor<Agent extends RecyclableAgent> {
     const agents = [...this.agents()].filter((agent) => agent.pid !== undefined && (agent.state === 'idle' || agent.state === 'busy'));
     await Promise.all(
       agents.map(async (agent) => {
-        if (this.options.recycleMaxMemoryBytes > 0) recordMemorySample(agent, await this.options.sampleMemory(agent.pid!), this.options);
+        const [rss, cpuMs] = await Promise.all([
+          this.options.recycleMaxMemoryBytes > 0 ? this.options.sampleMemory(agent.pid!) : undefined,
+          this.options.recycleMaxIdleCpuPercent > 0 ? this.options.sampleCpu(agent.pid!) : undefined,
+        ]);
+        recordMemorySample(agent, rss, this.options);
+        recordCpuSample(agent, cpuMs, this.options.clock.monotonicNow(), this.options);
         const reason = recycleReason(agent, this.options.clock.monotonicNow(), this.options);
         if (reason && !this.stopped && (agent.state === 'idle' || agent.state === 'busy')) this.onRecycle(agent, reason);
       }),
