@@ -91,8 +91,10 @@ describe('demo agent directives', () => {
     assert.equal(text, 'body');
     assert.deepEqual(
       { ...behaviour },
-      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false, planEntries: 0, stopReason: 'end_turn', recall: false, usageCostUsd: undefined },
+      { latency: 200, chunks: 5, hang: true, crashAfterChunks: 2, exitCode: 4, permission: 'read', memoryMb: 8, error: 'auth', thought: true, tool: false, planEntries: 0, stopReason: 'end_turn', recall: false, usageCostUsd: undefined, spinThreads: 0 },
     );
+    assert.equal(parsePrompt('/demo spin', defaults).behaviour.spinThreads, 1);
+    assert.equal(parsePrompt('/demo spin=3', defaults).behaviour.spinThreads, 3);
     const sessions = parsePrompt('/demo recall usage=0.25', defaults).behaviour;
     assert.deepEqual([sessions.recall, sessions.usageCostUsd], [true, 0.25]);
     assert.equal(parsePrompt('/demo usage', defaults).behaviour.usageCostUsd, 0.01);
