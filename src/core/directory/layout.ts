@@ -55,6 +55,7 @@ export function resolveRegistryDirectory(setting: string | undefined, context: P
  *   slots/slot-<k>               one file per held slot of the global agent budget (src/core/budget)
  *   conversations/<hash>.json    one record per conversation (src/core/conversations), written atomically
  *   conversations/<hash>.json.lock  held while a turn of that conversation runs, in any window or process
+ *   conversations/<hash>.transcript[.1].jsonl  its transcript, appended per turn (../conversations/transcriptStore.ts)
  *   tmp/                         temp files, renamed or linked into place: never half a file elsewhere
  *   registry.lock                the lock for multi-file steps (./directoryLock.ts)
  *

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, type Stats } from 'node:fs';
+import { constants, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { AgentPoolError, errorMessage } from '../common/errors';
 
@@ -160,5 +160,32 @@ export async function unlinkQuietly(file: string, fs: FileSystem = nodeFileSyste
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * O_APPEND so each write lands at the end whoever else has the file open; O_NOFOLLOW and
+ * O_NONBLOCK so a symlink planted in its place is refused and a FIFO never blocks the writer.
+ */
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Appends `content` to a private file of ours (created with mode 0600), in one write. What was
+ * opened is checked by fstat: a FIFO, device or another user's file standing under the name is
+ * refused (EINVAL) rather than written to. Returns the file's size after the write.
+ */
+export async function appendPrivateFile(file: string, content: string, fs: FileSystem = nodeFileSystem): Promise<number> {
+  const handle = await fs.open(file, APPEND_FLAGS, 0o600);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || !isOwnedByCurrentUser(stats)) {
+      const what = stats.isFile() ? `a file of user ${stats.uid}` : 'not a regular file';
+      throw Object.assign(new Error(`${file} is ${what}; nothing was appended to it`), { code: 'EINVAL' });
+    }
+    const bytes = Buffer.from(content, 'utf8');
+    for (let written = 0; written < bytes.length; ) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+    return stats.size + bytes.length;
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }

@@ -32,6 +32,20 @@ export type TurnResult = PromptResult & {
   contextLost?: string;
 };
 
+/**
+ * Sees each turn of a lease, whoever runs it: a conversation's transcript is written from this.
+ * Its callbacks must not throw; they run inside the turn.
+ */
+export interface LeaseTurnObserver {
+  /** A turn of the lease starts with `text`; the watch returned sees its events and its end. */
+  turnStarted(text: string): LeaseTurnWatch;
+}
+
+export interface LeaseTurnWatch {
+  onEvent(event: AgentStreamEvent): void;
+  ended(outcome: { result: TurnResult } | { error: unknown }): void;
+}
+
 export interface LeaseHost {
   runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult>;
   releaseLease(lease: Lease): void;
@@ -46,6 +60,8 @@ export class Lease {
   private releasedFlag = false;
   private turnOpen = false;
   sessionId: string | undefined;
+  /** Set by the conversation that holds the lease; undefined for a plain lease (nothing extra per turn). */
+  observer: LeaseTurnObserver | undefined;
 
   constructor(
     private readonly host: LeaseHost,
@@ -64,10 +80,17 @@ export class Lease {
     if (this.releasedFlag) throw new PoolError('POOL_LEASE_RELEASED', `the lease on agent ${this.agentId} was already released`);
     if (this.turnOpen) throw new PoolError('POOL_LEASE_RELEASED', `agent ${this.agentId} is still running a turn for this lease; wait for it first`);
     this.turnOpen = true;
+    const watch = this.observer?.turnStarted(text);
+    const onEvent = options.onEvent;
+    const observed = watch ? { ...options, onEvent: (event: AgentStreamEvent) => (watch.onEvent(event), onEvent?.(event)) } : options;
     try {
-      const result = await this.host.runLeasedTurn(this, text, options);
+      const result = await this.host.runLeasedTurn(this, text, observed);
       this.sessionId = result.sessionId;
+      watch?.ended({ result });
       return result;
+    } catch (error) {
+      watch?.ended({ error });
+      throw error;
     } finally {
       this.turnOpen = false;
       if (this.releasedFlag) this.host.releaseLease(this);

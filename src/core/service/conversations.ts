@@ -4,10 +4,12 @@ import { Emitter, type Disposable, type Event } from '../common/event';
 import type { ConversationInfo } from '../conversations/conversation';
 import { recordOf, type ConversationRecord } from '../conversations/conversationRecord';
 import type { ConversationStore } from '../conversations/conversationStore';
+import { TranscriptStore } from '../conversations/transcriptStore';
 import { FirstOutputWatch } from '../pool/firstOutputWait';
 import type { ManagerRunOptions, PoolManager } from '../pool/manager';
 import type { Lease } from '../pool/lease';
 import type { AgentPool, RunResult } from '../pool/pool';
+import { TranscriptRecorder } from './transcriptRecorder';
 
 /** A conversation as the UI, the API and the CLI show it: its record, and the agent serving it here if any. */
 export interface ConversationView extends ConversationInfo {
@@ -51,8 +53,12 @@ export class Conversations implements Disposable {
   readonly onDidLoseContext: Event<ContextLost> = this.lost.event;
   private idleTimer: TimerHandle | undefined;
   private subscription: Disposable | undefined;
+  /** Every turn's prompt, answer and outcome, per conversation, next to its record. */
+  readonly transcripts: TranscriptStore;
 
-  constructor(private readonly options: ConversationsOptions) {}
+  constructor(private readonly options: ConversationsOptions) {
+    this.transcripts = new TranscriptStore(options.store.folder);
+  }
 
   /** Listens to the pools for lost context; called once the manager exists. */
   attach(manager: PoolManager): void {
@@ -104,10 +110,21 @@ export class Conversations implements Disposable {
         pool.adoptConversation(record);
       }
       const lease = await manager.acquire(options);
+      const recorder = new TranscriptRecorder({
+        store: this.transcripts,
+        key,
+        lease,
+        now: () => this.options.clock.wallNow(),
+        turns: () => manager.get(lease.profile)?.conversation(key)?.turns,
+        log: this.options.log,
+      });
+      lease.observer = recorder;
       try {
         return await work(lease);
       } finally {
+        lease.observer = undefined;
         lease.release();
+        await recorder.flushed();
         await this.save(manager.get(lease.profile), key);
       }
     });
@@ -130,8 +147,10 @@ export class Conversations implements Disposable {
   }
 
   /**
-   * Ends a conversation: its record goes, and its agent session is closed with `session/close`
-   * where a pool here can reach an agent that supports it. Waits for a turn of it to end first.
+   * Ends a conversation: its record and its transcript go (export it first to keep it: a new
+   * conversation of the same name must not inherit the old one's turns, and nothing else would
+   * ever remove it), and its agent session is closed with `session/close` where a pool here can
+   * reach an agent that supports it. Waits for a turn of it to end first.
    */
   close(key: string): Promise<boolean> {
     return this.options.store.withTurn(key, async () => {
@@ -145,6 +164,7 @@ export class Conversations implements Disposable {
         for (const running of this.options.manager()?.list() ?? []) closed = (await this.options.manager()!.get(running.profile)!.closeConversation(key)) || closed;
       }
       const deleted = await this.options.store.delete(key);
+      await this.transcripts.delete(key);
       this.options.manager()?.unbindProfile(key);
       if (closed || deleted) this.changed.fire();
       return closed || deleted;
