@@ -4,6 +4,7 @@ import { FileInstanceRegistry } from '../core/registry/fileInstanceRegistry';
 import { resolveRegistryDirectory } from '../core/directory/layout';
 import { cleanupCommand } from './commands/cleanup';
 import { conversationsCloseCommand, conversationsListCommand, conversationsShowCommand } from './commands/conversations';
+import { conversationsExportCommand, type ExportOptions } from './commands/conversationsExport';
 import { instancesCommand } from './commands/instances';
 import { metricsCommand } from './commands/metrics';
 import { runCommand, type RunOptions } from './commands/run';
@@ -14,6 +15,7 @@ import { ExitCode, exitCodeForError, exitCodeSummary } from './exitCodes';
 import { CliError, processIo, type CliIo } from './io';
 import { parseCount, parseDuration, parsePort } from './options';
 import { RUN_FORMATS } from './output/runOutput';
+import { EXPORT_FORMATS } from './output/transcriptExport';
 import { usageErrorEvent } from './output/usageError';
 import { PERMISSION_POLICIES } from './permissions';
 
@@ -129,7 +131,7 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
 
   const conversations = program
     .command('conversations')
-    .description('the conversations every window and `run --session` share: list, show, close');
+    .description('the conversations every window and `run --session` share: list, show, export, close');
   conversations
     .command('list')
     .description('every conversation of the registry directory, most recently used first')
@@ -142,8 +144,15 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .option('--json', 'as JSON')
     .action(action((name: string, options: { json?: boolean }) => conversationsShowCommand(context(), name, options)));
   conversations
+    .command('export')
+    .description("a conversation's transcript: every turn's prompt, answer, tool calls, stop reason and usage, and where its context was lost")
+    .argument('<name>', 'the conversation (its --session name)')
+    .addOption(new Option('--format <format>', 'markdown for people, json for programs (schema in the README)').choices(EXPORT_FORMATS).default('markdown'))
+    .option('-o, --output <file>', 'write it to this file (created private to you) instead of stdout')
+    .action(action((name: string, options: ExportOptions) => conversationsExportCommand(context(), name, options)));
+  conversations
     .command('close')
-    .description('end a conversation: its agent session is closed where the agent supports it, and its record removed')
+    .description('end a conversation: its agent session is closed where the agent supports it, and its record and transcript removed')
     .argument('<name>', 'the conversation (its --session name)')
     .action(action((name: string) => conversationsCloseCommand(context(), name)));
 

@@ -84,7 +84,7 @@ export async function conversationsListCommand(context: CliContext, options: { j
   return ExitCode.ok;
 }
 
-async function readOrFail(context: CliContext, name: string): Promise<ConversationRecord> {
+export async function readConversationOrFail(context: CliContext, name: string): Promise<ConversationRecord> {
   const record = await openStore(context).read(name);
   if (!record) {
     throw new CliError(`No conversation "${name}" in ${context.directory}.\nList the conversations with: agent-pool conversations list`, ExitCode.failure);
@@ -94,7 +94,7 @@ async function readOrFail(context: CliContext, name: string): Promise<Conversati
 
 /** `agent-pool conversations show NAME`. */
 export async function conversationsShowCommand(context: CliContext, name: string, options: { json?: boolean }): Promise<number> {
-  const record = await readOrFail(context, name);
+  const record = await readConversationOrFail(context, name);
   if (options.json) {
     context.io.out(`${JSON.stringify(conversationJson(record), null, 2)}\n`);
     return ExitCode.ok;
@@ -125,7 +125,7 @@ export async function conversationsShowCommand(context: CliContext, name: string
  */
 export async function conversationsCloseCommand(context: CliContext, name: string): Promise<number> {
   const { io } = context;
-  const record = await readOrFail(context, name);
+  const record = await readConversationOrFail(context, name);
   const distDirectory = dirname(__filename);
   const values: Record<string, unknown> = { registryDirectory: context.directory, 'pool.minAgents': 1, 'pool.maxAgents': 1 };
   const { settings } = readSettings((key) => values[key]);
