@@ -1,6 +1,7 @@
 // `npm test`: everything, in the order a failure is cheapest to find: type check, lint, unit tests
 // (plain mocha over the core, real processes and files), integration tests in a real VS Code extension
-// host, the same host with an untrusted folder (Restricted Mode), and the launchers' own tests: a
+// host, the same host with an untrusted folder (Restricted Mode), a window reload in the middle of a
+// conversation, and the launchers' own tests: a
 // deliberately failing suite must fail the run for the right reason, and `npm start -- --browser` must serve
 // the Agent Pool view and stop cleanly on Ctrl-C.
 // Installs what is missing first (npm ci, the suites' Debian packages, the offline VS Code host), so a fresh
@@ -109,6 +110,10 @@ async function main() {
   await run('integration tests (real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs']);
   await run('Restricted Mode tests (untrusted folder, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'restricted', AGENT_POOL_TEST_TRUST: 'restricted' },
+  });
+  // Phase 1 reloads the window it runs in; the reloaded window runs the suite again as phase 2.
+  await run('window reload: a conversation continues in the reloaded window (two phases, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
+    env: { AGENT_POOL_TEST_SUITE: 'reload' },
   });
   await run('launcher self-test: the deliberately failing suite runs in the host and fails the run', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'selftest' },

@@ -3,7 +3,8 @@
 // the VS Code server from code-server in headless Chromium. Both hosts load the same test entry.
 // Exit code: the test run's. Env: AGENT_POOL_TEST_HOST=electron|code-server forces a host;
 // AGENT_POOL_TEST_SUITE=<dir under test/> runs another suite with the same entry (selftest: the launcher's
-// deliberately failing suite; restricted: Restricted Mode). AGENT_POOL_TEST_TRUST=restricted (the default for
+// deliberately failing suite; restricted: Restricted Mode; reload: a suite whose first phase reloads the window,
+// which runs the suite again as its second phase, in the same user-data directory and workspace). AGENT_POOL_TEST_TRUST=restricted (the default for
 // the restricted suite) enables workspace trust so the opened folder is untrusted; otherwise trust is disabled.
 // AGENT_POOL_HOST_DEBUG=1 logs the browser's console, errors and failed requests (code-server host).
 import { lookup } from 'node:dns/promises';
