@@ -1,7 +1,7 @@
 import type { AggregateView } from '../../core/metrics/aggregate';
 import { aggregateTotals } from '../../core/metrics/runningTotals';
 import { MetricsAggregator } from '../../core/metrics/aggregator';
-import { formatDuration, formatFull, formatJson, formatPercent } from '../../core/metrics/formats';
+import { formatDuration, formatFull, formatJson, formatPercent, formatUsage } from '../../core/metrics/formats';
 import { Histogram } from '../../core/metrics/histogram';
 import { toPrometheus } from '../../core/metrics/prometheus';
 import type { CliContext } from '../context';
@@ -60,6 +60,8 @@ function metricsText(view: AggregateView): string {
       }
     }
   }
+  const usage = formatUsage(view);
+  if (usage.length > 0) lines.push('', ...usage);
   if (view.skipped.total > 0) lines.push('', `${view.skipped.total} unreadable metrics file(s) skipped.`);
   return `${lines.join('\n')}\n`;
 }

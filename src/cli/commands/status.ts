@@ -1,6 +1,6 @@
 import { MetricsAggregator } from '../../core/metrics/aggregator';
 import type { AggregateView } from '../../core/metrics/aggregate';
-import { formatCompact, formatFull, formatJson } from '../../core/metrics/formats';
+import { formatCompact, formatFull, formatJson, formatUsage } from '../../core/metrics/formats';
 import type { CliContext } from '../context';
 import { EXIT_OK } from '../io';
 
@@ -19,6 +19,8 @@ export async function statusCommand(context: CliContext, options: StatusOptions)
     if (!options.watch) {
       const view = await aggregator.refresh();
       io.out(`${render(view)}\n`);
+      // The one-line forms stay one line; the full text goes on with what the agents used.
+      if (!options.json && !options.compact) for (const line of formatUsage(view)) io.out(`${line}\n`);
       if (view.windows.length === 0 && !options.json) io.err(noWindowsHint(directory));
       return EXIT_OK;
     }

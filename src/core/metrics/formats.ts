@@ -1,3 +1,4 @@
+import { formatContextUse, formatCostUsd, formatTokenCounts } from '../conversations/conversation';
 import type { AggregateView } from './aggregate';
 import type { MetricsSnapshot, PoolMetrics } from './snapshot';
 
@@ -27,6 +28,38 @@ export function formatCompact(view: AggregateView): string {
 }
 
 /**
+ * What the agents used, for `status`: tokens and cost across windows, then each conversation and
+ * each agent holding context, with the context in use against the window. Empty before any usage.
+ *   Tokens: 1.2k in / 300 out | Cost: $0.0300
+ *     conversation "chat" (demo, demo-1, window one): 15k/200k (7.5%), 3 turns, $0.0300
+ *     agent demo-1 (demo, window one): 15k/200k (7.5%) in 1 conversation
+ */
+export function formatUsage(view: AggregateView): string[] {
+  const lines: string[] = [];
+  const live = view.windows.filter((window) => window.health !== 'dead');
+  for (const window of live) {
+    const where = window.record?.workspaceName ?? window.id;
+    for (const conversation of window.snapshot?.conversations ?? []) {
+      const context = formatContextUse(conversation) ?? 'context not reported';
+      const agent = conversation.agentId === undefined ? '' : `, ${conversation.agentId}`;
+      const turns = `${conversation.turns} turn${conversation.turns === 1 ? '' : 's'}`;
+      lines.push(`  conversation ${JSON.stringify(conversation.key)} (${conversation.profile}${agent}, ${where}): ${context}, ${turns}, ${formatCostUsd(conversation.costUsd)}`);
+    }
+    for (const agent of window.snapshot?.agents ?? []) {
+      const context = agent.state === 'stopped' ? undefined : formatContextUse(agent);
+      if (context === undefined) continue;
+      const held = agent.conversations ?? 0;
+      lines.push(`  agent ${agent.id} (${agent.profile}, ${where}): ${context} in ${held} conversation${held === 1 ? '' : 's'}`);
+    }
+  }
+  const { totals } = view;
+  if (totals.inputTokens + totals.outputTokens > 0 || totals.costUsd > 0 || lines.length > 0) {
+    lines.unshift(`Tokens: ${formatTokenCounts(totals)} | Cost: ${formatCostUsd(totals.costUsd)}`);
+  }
+  return lines;
+}
+
+/**
  * The view as JSON for scripts: totals, skipped files and one entry per window. With
  * `snapshots`, each window's raw snapshot too, histograms included as buckets so a script can merge
  * them again (pool buckets are delta-encoded: decode them with `forEachStoredBucket`).
@@ -51,6 +84,7 @@ export function formatJson(view: AggregateView, options: { indent?: number; snap
         busy: window.snapshot?.pools.reduce((sum, pool) => sum + pool.agents.busy, 0) ?? 0,
         prompts: window.snapshot?.pools.reduce((sum, pool) => sum + pool.prompts.total, 0) ?? 0,
         pools: poolCircuits(window.snapshot),
+        conversations: window.snapshot?.conversations ?? [],
         ...(options.snapshots ? { snapshot: window.snapshot ?? null } : {}),
       })),
     },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AggregateView, WindowMetrics } from './aggregate';
 import { Histogram, type HistogramData } from './histogram';
 import { restartsByReasonOf, type PoolMetrics } from './snapshot';
@@ -81,6 +82,11 @@ export function toPrometheus(view: AggregateView): string {
       out.sample('agent_pool_agent_rss_bytes', 'gauge', 'Resident memory of the agent process tree.', labels, agent.rssBytes);
     }
   }
+  for (const window of counted) addUsageGauges(out, window);
+  const totals = view.totals;
+  out.sample('agent_pool_all_windows_tokens', 'gauge', 'Tokens the agents of every window not dead reported, by kind (drops when a window goes).', { kind: 'input' }, totals.inputTokens);
+  out.sample('agent_pool_all_windows_tokens', 'gauge', 'Tokens the agents of every window not dead reported, by kind (drops when a window goes).', { kind: 'output' }, totals.outputTokens);
+  out.sample('agent_pool_all_windows_cost_usd', 'gauge', 'Cost in US dollars the agents of every window not dead reported (drops when a window goes).', {}, totals.costUsd);
   for (const [reason, count] of Object.entries(view.skipped)) {
     if (reason === 'total') continue;
     out.sample('agent_pool_snapshot_files_skipped_total', 'counter', 'Metrics files the reader skipped, by reason.', { reason }, count);
@@ -143,6 +149,44 @@ function addPoolCounters(out: Exposition, window: WindowMetrics, pool: PoolMetri
   out.sample('agent_pool_tokens_total', 'counter', 'Tokens the agents reported, by kind.', { ...labels, kind: 'input' }, prompts.inputTokens);
   out.sample('agent_pool_tokens_total', 'counter', 'Tokens the agents reported, by kind.', { ...labels, kind: 'output' }, prompts.outputTokens);
   out.sample('agent_pool_cost_usd_total', 'counter', 'Cost in US dollars the agents reported.', labels, prompts.costUsd);
+}
+
+/**
+ * Context in use against the window, per agent and per conversation, and what each conversation
+ * cost over its turns: gauges, since a conversation's figures go when it is closed.
+ */
+function addUsageGauges(out: Exposition, window: WindowMetrics): void {
+  for (const agent of window.snapshot?.agents ?? []) {
+    if (agent.state === 'stopped') continue;
+    const labels = { window: window.id, profile: agent.profile, agent: agent.id };
+    out.sample('agent_pool_agent_conversations', 'gauge', 'Conversations whose session the agent process holds.', labels, agent.conversations ?? 0);
+    if (agent.contextUsed !== undefined) out.sample('agent_pool_agent_context_used_tokens', 'gauge', 'Context tokens in use, summed over the conversations the agent holds.', labels, agent.contextUsed);
+    if (agent.contextSize !== undefined) out.sample('agent_pool_agent_context_size_tokens', 'gauge', 'The context window in tokens (the largest among the conversations the agent holds).', labels, agent.contextSize);
+  }
+  for (const conversation of window.snapshot?.conversations ?? []) {
+    const labels = { window: window.id, profile: conversation.profile, conversation: conversationLabel(conversation.key) };
+    if (conversation.contextUsed !== undefined) out.sample('agent_pool_conversation_context_used_tokens', 'gauge', 'Context tokens in use in the conversation after its last turn.', labels, conversation.contextUsed);
+    if (conversation.contextSize !== undefined) out.sample('agent_pool_conversation_context_size_tokens', 'gauge', 'The context window of the conversation in tokens.', labels, conversation.contextSize);
+    out.sample('agent_pool_conversation_turns', 'gauge', 'Turns the conversation has run.', labels, conversation.turns);
+    out.sample('agent_pool_conversation_tokens', 'gauge', 'Tokens the conversation used over its turns, by kind.', { ...labels, kind: 'input' }, conversation.inputTokens);
+    out.sample('agent_pool_conversation_tokens', 'gauge', 'Tokens the conversation used over its turns, by kind.', { ...labels, kind: 'output' }, conversation.outputTokens);
+    out.sample('agent_pool_conversation_cost_usd', 'gauge', 'Cost in US dollars of the conversation over its turns (the last running total, never a sum of totals).', labels, conversation.costUsd);
+  }
+}
+
+const LABEL_MAX = 64;
+
+/**
+ * A conversation's name as a label value: names are whatever people type, so control characters
+ * become spaces, lone surrogates (not UTF-8) go, and a long name is cut with a hash of the whole,
+ * so two long names never become one series.
+ */
+export function conversationLabel(key: string): string {
+  const printable = key.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
+  if (printable.length <= LABEL_MAX && printable === key) return key;
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  const head = [...printable].slice(0, LABEL_MAX - 10).join('');
+  return `${head}~${hash}`;
 }
 
 export function escapeLabelValue(value: string): string {

@@ -67,7 +67,7 @@ describe('agent-pool CLI (built binary)', function () {
   it('prints the live line, compact and JSON', async () => {
     const full = await runBuiltCli(['status', '--dir', dir]);
     assert.equal(full.code, 0, full.stderr);
-    assert.match(full.stdout, /^Agents: 5 \(2\) \| Busy: 2 \| Queued: 1 \| p95: \S+ \| Errors: \d+%\n$/);
+    assert.match(full.stdout, /^Agents: 5 \(2\) \| Busy: 2 \| Queued: 1 \| p95: \S+ \| Errors: \d+%\nTokens: 200 in \/ 60 out \| Cost: -\n$/);
     const compact = await runBuiltCli(['status', '--compact', '--dir', dir]);
     assert.equal(compact.stdout, 'A:5(2)\n');
     const json = JSON.parse((await runBuiltCli(['status', '--json', '--dir', dir])).stdout);
