@@ -12,10 +12,9 @@ import { AgentPoolService } from '../../core/service/agentPoolService';
 import type { CliContext } from '../context';
 import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } from '../exitCodes';
 import { CliError } from '../io';
-import { createRunOutput, type RunFormat, type RunOutput, type RunStart, type RunSummary } from '../output/runOutput';
+import { createRunOutput, type QueueOwner, type RunFormat, type RunOutput, type RunStart, type RunSummary } from '../output/runOutput';
 import { emptyRunOutcome } from '../output/runEvents';
 import { CliPermissions, terminalAsk } from '../permissions';
-import { whenConversationFree } from '../conversationTurn';
 import { choosePromptSource, readPrompt, type PromptSource } from '../promptSource';
 
 export interface RunOptions {
@@ -191,12 +190,9 @@ async function startAndRun(
     }
   }
   // The conversation's record: an earlier run's or a window's conversation resumes on this run's agent.
-  // A turn of it running in another window or process: this prompt waits for it, in the record's lock.
-  const result = await whenConversationFree(key, () => service.conversations.withLease({ ...request, sessionKey: key }, turn), {
-    signal,
-    waitMs: options.wait,
-    onQueued: async () => output.queued(key, (await service.conversations.get(key))?.owner ?? null),
-  });
+  // Turns of it running or waiting in other windows or processes: this prompt waits its turn, in order of arrival.
+  const wait = { signal, timeoutMs: options.wait, onQueued: (running: QueueOwner | undefined, ahead: number) => output.queued(key, running ?? null, ahead) };
+  const result = await service.conversations.withLease({ ...request, sessionKey: key, wait }, turn);
   const turns = (await service.conversations.get(key))?.turns;
   output.notice(conversationLine(key, result, turns));
   if (options.closeSession) {

@@ -33,8 +33,10 @@ export interface StartedEvent extends EventBase {
 export interface QueuedEvent extends EventBase {
   type: 'queued';
   conversation: string;
-  /** The window or process whose turn runs now, as its record names it (null when unknown). */
+  /** The window or process whose turn runs now (null when unknown). */
   owner: { label: string; pid: number } | null;
+  /** Prompts ahead of this one, the running turn included; they go first, in the order they came. */
+  ahead: number;
 }
 
 export interface ChunkEvent extends EventBase {

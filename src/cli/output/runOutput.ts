@@ -39,7 +39,8 @@ export interface RunSummary extends RunOutcomeFields {
 export interface RunOutput {
   started(start: RunStart): void;
   /** The conversation's turn runs elsewhere: this prompt waits (a line on stderr in every format). */
-  queued(conversation: string, owner: QueueOwner | null): void;
+  /** `ahead`: the turns before this one, the running one included. */
+  queued(conversation: string, owner: QueueOwner | null, ahead: number): void;
   agentEvent(event: AgentStreamEvent): void;
   permissionRequested(requestId: number, request: PermissionRequest): void;
   permissionAnswered(answer: PermissionAnswer): void;
@@ -71,8 +72,8 @@ class TextRunOutput implements RunOutput {
 
   started(): void {}
 
-  queued(conversation: string, owner: QueueOwner | null): void {
-    this.notice(queuedLine(conversation, owner));
+  queued(conversation: string, owner: QueueOwner | null, ahead: number): void {
+    this.notice(queuedLine(conversation, owner, ahead));
   }
 
   agentEvent(event: AgentStreamEvent): void {
@@ -110,8 +111,8 @@ class TextRunOutput implements RunOutput {
 class QuietRunOutput implements RunOutput {
   constructor(private readonly io: CliIo) {}
   started(): void {}
-  queued(conversation: string, owner: QueueOwner | null): void {
-    this.notice(queuedLine(conversation, owner));
+  queued(conversation: string, owner: QueueOwner | null, ahead: number): void {
+    this.notice(queuedLine(conversation, owner, ahead));
   }
   agentEvent(): void {}
   permissionRequested(): void {}
@@ -136,9 +137,9 @@ class JsonRunOutput implements RunOutput {
     this.writer.emit({ type: 'started', ...start });
   }
 
-  queued(conversation: string, owner: QueueOwner | null): void {
-    this.writer.emit({ type: 'queued', conversation, owner: owner && { label: owner.label, pid: owner.pid } });
-    this.notice(queuedLine(conversation, owner));
+  queued(conversation: string, owner: QueueOwner | null, ahead: number): void {
+    this.writer.emit({ type: 'queued', conversation, owner: owner && { label: owner.label, pid: owner.pid }, ahead });
+    this.notice(queuedLine(conversation, owner, ahead));
   }
 
   agentEvent(event: AgentStreamEvent): void {
@@ -187,9 +188,10 @@ class JsonRunOutput implements RunOutput {
   }
 }
 
-function queuedLine(conversation: string, owner: QueueOwner | null): string {
+function queuedLine(conversation: string, owner: QueueOwner | null, ahead: number): string {
   const where = owner ? `in ${owner.label} (pid ${owner.pid})` : 'in another window or process';
-  return `Conversation "${conversation}" is running a turn ${where}; this prompt waits for it to end…`;
+  const behind = ahead > 1 ? `its turn, behind ${ahead} prompts (the running one included)` : 'for it to end';
+  return `Conversation "${conversation}" is running a turn ${where}; this prompt waits ${behind}…`;
 }
 
 export function describeToolCall(request: PermissionRequest): string {

@@ -7,6 +7,7 @@ import { registryPaths } from '../directory/layout';
 import { ensurePrivateDirectory, errorCode, nodeFileSystem, unlinkQuietly, writeFileAtomically } from '../directory/privateFiles';
 import { fileSignature, readJsonSafely } from '../directory/safeJson';
 import { recordFileName, validateRecord, type ConversationRecord } from './conversationRecord';
+import { TurnQueue, type QueueWait } from './turnQueue';
 
 /**
  * A turn's hold on a conversation across windows and processes. Stale after 30 s without a
@@ -25,7 +26,8 @@ export interface ConversationStoreOptions {
  * whole, read with the directory's hostile-file care (symlinks, other users' files, garbage and
  * wrong-schema files are skipped and counted, each logged once). A turn holds the record's lock,
  * so one conversation never runs two turns at once, in any window or process: turns of this
- * process wait in order; a turn elsewhere makes this one fail with the owner's name.
+ * process wait in order; behind turns elsewhere a turn waits in line, first come first served, or
+ * fails at once with the name of the one running.
  */
 export class ConversationStore {
   readonly folder: string;
@@ -93,15 +95,17 @@ export class ConversationStore {
   }
 
   /**
-   * Runs `work` holding the conversation: after this process's earlier turns of it, in order, and
-   * with its lock, so no other window or process runs a turn of it meanwhile. Fails with
-   * CONVERSATION_BUSY, naming the owner, when another one holds it now.
+   * Runs `work` holding the conversation: after this process's earlier turns of it, in order, then
+   * with a ticket in the conversation's line (./turnQueue.ts) and its lock, so no other window or
+   * process runs a turn of it meanwhile. With `options.wait` it waits its turn behind the turns of
+   * other windows and processes, first come first served; without, it fails at once with
+   * CONVERSATION_BUSY, naming the one running a turn, when any is running or waiting.
    */
-  withTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+  withTurn<T>(key: string, work: () => Promise<T>, options: TurnOptions = {}): Promise<T> {
     const before = this.chains.get(key) ?? Promise.resolve();
     const turn = before.then(
-      () => this.holding(key, work),
-      () => this.holding(key, work),
+      () => this.holding(key, work, options),
+      () => this.holding(key, work, options),
     );
     const settled = turn.catch(() => undefined);
     this.chains.set(key, settled);
@@ -111,28 +115,51 @@ export class ConversationStore {
     return turn;
   }
 
-  private async holding<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /** The folder of the conversation's waiting line: `<hash>.queue/`, beside its record. */
+  queueOf(key: string): TurnQueue {
+    return new TurnQueue(this.fileOf(key).replace(/\.json$/, '.queue'), this.temp, this.options.log);
+  }
+
+  private async holding<T>(key: string, work: () => Promise<T>, options: TurnOptions): Promise<T> {
     await this.ensureFolders();
-    const file = this.fileOf(key);
+    const ticket = await this.queueOf(key).take(options.label ?? `pid ${process.pid}`);
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await lockfile.lock(file, {
+      let queued = false;
+      const attempt = async (): Promise<(() => Promise<void>) | undefined> => {
+        const ahead = await ticket.ahead();
+        const lock = ahead.count === 0 ? await this.tryLock(key) : undefined;
+        if (lock) return lock;
+        const running = ahead.running ?? (await this.read(key))?.owner;
+        if (!options.wait) throw busyError(key, running);
+        if (!queued) {
+          queued = true;
+          await options.wait.onQueued?.(running, Math.max(1, ahead.count));
+        }
+        return undefined;
+      };
+      const { wait } = options;
+      release = wait ? await this.queueOf(key).whenReady(attempt, wait, () => waitTimeoutError(key, wait.timeoutMs ?? 0)) : await attempt();
+      return await work();
+    } finally {
+      // The lock first: the next in line wakes on the ticket's removal and must find the lock free.
+      await release?.().catch(() => undefined);
+      await ticket.release().catch(() => undefined);
+    }
+  }
+
+  /** The conversation's lock, or undefined while someone holds it (one left by a dead owner goes stale after 30 s). */
+  private async tryLock(key: string): Promise<(() => Promise<void>) | undefined> {
+    const file = this.fileOf(key);
+    try {
+      return await lockfile.lock(file, {
         ...TURN_LOCK,
         lockfilePath: `${file}.lock`,
         onCompromised: (error) => this.options.log.warn(`the lock of conversation "${key}" was lost (${errorMessage(error)}); its turn goes on`),
       });
     } catch (error) {
-      if (errorCode(error) !== 'ELOCKED') throw error;
-      const owner = (await this.read(key))?.owner;
-      throw new AgentPoolError(
-        'CONVERSATION_BUSY',
-        `Conversation "${key}" is running a turn in ${owner ? `${owner.label} (pid ${owner.pid})` : 'another window or process'}; a conversation runs one turn at a time. Send this prompt again when that turn has ended.`,
-      );
-    }
-    try {
-      return await work();
-    } finally {
-      await release().catch(() => undefined);
+      if (errorCode(error) === 'ELOCKED') return undefined;
+      throw error;
     }
   }
 
@@ -147,4 +174,24 @@ export class ConversationStore {
     });
     return this.ready;
   }
+}
+
+export interface TurnOptions {
+  /** Who takes the turn, as the ones waiting behind it are told (the window's or command's name). */
+  label?: string;
+  /** Wait in line behind the turns of other windows and processes; without it, fail at once when there are any. */
+  wait?: QueueWait;
+}
+
+function busyError(key: string, running: { label: string; pid: number } | undefined): AgentPoolError {
+  return new AgentPoolError(
+    'CONVERSATION_BUSY',
+    `Conversation "${key}" is running a turn in ${running ? `${running.label} (pid ${running.pid})` : 'another window or process'}; a conversation runs one turn at a time. Send this prompt again when that turn has ended.`,
+  );
+}
+
+function waitTimeoutError(key: string, waitedMs: number): AgentPoolError {
+  return new AgentPoolError('CONVERSATION_WAIT_TIMEOUT', `Conversation "${key}" was still running a turn elsewhere after ${Math.round(waitedMs / 1000)} s of waiting`, {
+    advice: { vscode: 'Send the prompt again later, or continue in another conversation.', cli: 'Wait longer with --wait <duration>, or use another --session name.' },
+  });
 }

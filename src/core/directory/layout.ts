@@ -56,6 +56,7 @@ export function resolveRegistryDirectory(setting: string | undefined, context: P
  *   conversations/<hash>.json    one record per conversation (src/core/conversations), written atomically
  *   conversations/<hash>.json.lock  held while a turn of that conversation runs, in any window or process
  *   conversations/<hash>.transcript[.1].jsonl  its transcript, appended per turn (../conversations/transcriptStore.ts)
+ *   conversations/<hash>.queue/<n>.ticket  the turns waiting for it, in order (../conversations/turnQueue.ts)
  *   tmp/                         temp files, renamed or linked into place: never half a file elsewhere
  *   registry.lock                the lock for multi-file steps (./directoryLock.ts)
  *

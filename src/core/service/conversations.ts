@@ -4,6 +4,7 @@ import { Emitter, type Disposable, type Event } from '../common/event';
 import type { ConversationInfo } from '../conversations/conversation';
 import { recordOf, type ConversationRecord } from '../conversations/conversationRecord';
 import type { ConversationStore } from '../conversations/conversationStore';
+import type { QueueWait } from '../conversations/turnQueue';
 import { TranscriptStore } from '../conversations/transcriptStore';
 import { FirstOutputWatch } from '../pool/firstOutputWait';
 import type { ManagerRunOptions, PoolManager } from '../pool/manager';
@@ -91,10 +92,12 @@ export class Conversations implements Disposable {
    * A lease on the agent serving conversation `options.sessionKey`, for `work`'s turns: held with
    * the conversation's record (one owner at a time), after taking over what the record says, so a
    * conversation of another window or an earlier process resumes here; the record is written back
-   * with its session, usage and last use when `work` ends.
+   * with its session, usage and last use when `work` ends. With `wait`, a turn running or waiting
+   * in another window or process is waited for, in order of arrival; without, it fails the call.
    */
-  withLease<T>(options: ManagerRunOptions & { sessionKey: string }, work: (lease: Lease) => Promise<T>): Promise<T> {
+  withLease<T>({ wait, ...options }: ManagerRunOptions & { sessionKey: string; wait?: QueueWait }, work: (lease: Lease) => Promise<T>): Promise<T> {
     const key = options.sessionKey;
+    const turn = { label: this.options.owner().label, wait };
     return this.options.store.withTurn(key, async () => {
       const manager = this.requireManager();
       const record = await this.options.store.read(key);
@@ -127,7 +130,7 @@ export class Conversations implements Disposable {
         await recorder.flushed();
         await this.save(manager.get(lease.profile), key);
       }
-    });
+    }, turn);
   }
 
   /** Bad files met in the conversations folder, by kind. */

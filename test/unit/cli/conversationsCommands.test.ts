@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseRunEvent, type DoneEvent, type RunEvent } from '../../../src/cli/output/runEvents';
 import { RunningCli, assertBuilt, runBuiltCli } from './cliProcess';
 
@@ -46,8 +46,13 @@ describe('agent-pool conversations and --session from several shells (built bina
       ['queued', 'started', 'done'],
       'the second prompt was queued before it started',
     );
-    assert.deepEqual({ ...secondStream[0], elapsedMs: 0 }, { v: 1, seq: 0, elapsedMs: 0, type: 'queued', conversation: 'shared', owner: null });
-    assert.match(secondErr, /Conversation "shared" is running a turn in another window or process; this prompt waits for it to end/);
+    const label = `agent-pool run (${basename(process.cwd())})`;
+    assert.deepEqual(
+      { ...secondStream[0], elapsedMs: 0 },
+      { v: 1, seq: 0, elapsedMs: 0, type: 'queued', conversation: 'shared', owner: { label, pid: first.child.pid }, ahead: 1 },
+      'the queued event names the process whose turn runs',
+    );
+    assert.ok(secondErr.includes(`Conversation "shared" is running a turn in ${label} (pid ${first.child.pid}); this prompt waits for it to end`), secondErr);
     // The agent remembers the first turn: the second ran after it, in the same session, not beside it.
     assert.match((secondStream.at(-1) as DoneEvent).text, /first prompt/);
     assert.match(secondErr, /conversation "shared": resumed session \S+ \(turn 2\)/);
