@@ -1,5 +1,6 @@
 import type { CleanupReport } from '../core/registry/types';
 import type { CliIo } from './io';
+import type { VscodeSettings } from './vscodeSettings';
 
 /** What commands need from the outside world; tests and the lead's wiring can replace any part. */
 export interface CliDependencies {
@@ -13,6 +14,8 @@ export interface CliContext {
   io: CliIo;
   directory: string;
   deps: CliDependencies;
+  /** What VS Code's settings files on this machine say about the settings a run shares with the windows. */
+  vscodeSettings?: VscodeSettings;
 }
 
 export function untilSignal(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage } from '../core/common/errors';
-import { FileInstanceRegistry } from '../core/registry/fileInstanceRegistry';
 import { resolveRegistryDirectory } from '../core/directory/layout';
+import { cliBackend } from './backend';
 import { cleanupCommand } from './commands/cleanup';
 import { conversationsCloseCommand, conversationsListCommand, conversationsShowCommand } from './commands/conversations';
 import { conversationsExportCommand, type ExportOptions } from './commands/conversationsExport';
@@ -18,11 +18,12 @@ import { RUN_FORMATS } from './output/runOutput';
 import { EXPORT_FORMATS } from './output/transcriptExport';
 import { usageErrorEvent } from './output/usageError';
 import { PERMISSION_POLICIES } from './permissions';
+import { readVscodeSettings, type VscodeSettings } from './vscodeSettings';
 
 declare const AGENT_POOL_VERSION: string | undefined;
 
 export const defaultDependencies: CliDependencies = {
-  openRegistry: async (directory) => new FileInstanceRegistry({ directory }),
+  openRegistry: async (directory) => cliBackend({ directory }).createRegistry({}),
   untilInterrupted: untilSignal,
 };
 
@@ -67,11 +68,12 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .option('--dir <path>', 'registry directory (default: the one VS Code uses, setting agentPool.registryDirectory)')
     .addHelpText('after', `\nExit codes: ${exitCodeSummary()} (the README's table says what each means).`);
 
-  const context = (): CliContext => ({
-    io,
-    directory: resolveRegistryDirectory(program.opts<{ dir?: string }>().dir),
-    deps,
-  });
+  let vscodeSettings: VscodeSettings | undefined;
+  const context = (): CliContext => {
+    vscodeSettings ??= readVscodeSettings();
+    const setting = vscodeSettings.values.registryDirectory as string | undefined;
+    return { io, directory: resolveRegistryDirectory(program.opts<{ dir?: string }>().dir ?? setting), deps, vscodeSettings };
+  };
   const action =
     <A extends unknown[]>(run: (...args: A) => Promise<number>) =>
     async (...args: A) => setExitCode(await run(...args));
@@ -123,7 +125,7 @@ function buildProgram(io: CliIo, deps: CliDependencies, setExitCode: (code: numb
     .addOption(new Option('--permissions <policy>', "how to answer the agent's permission requests (default: the profile's permissionPolicy); ask needs a terminal and refuses without one").choices(PERMISSION_POLICIES))
     .option('--verbose', 'also print the pool\'s info and debug log to stderr')
     .option('--wait <duration>', 'how long to wait for an agent slot (default 60s, setting agentPool.pool.acquireTimeoutMs) or for a --session conversation busy elsewhere (default: until its turn ends) before giving up with exit code 3', parseDuration)
-    .option('--max-agents-total <n>', 'cap on agents across all windows for this run (default 8, setting agentPool.maxAgentsTotal)', parseCount)
+    .option('--max-agents-total <n>', "the cap this run declares on agents across all windows (default: agentPool.maxAgentsTotal from VS Code's settings.json, else 8); the smallest cap any open window or run declares is the one enforced", parseCount)
     .option('--first-event-timeout <duration>', 'how long the agent may stay silent after the prompt before the turn fails with exit code 3 (default 45s, setting agentPool.pool.firstEventTimeoutSeconds)', parseDuration)
     .argument('[prompt]', 'the prompt (quote it); "-" reads it from stdin')
     .addHelpText('after', '\nThe answer streams to stdout; tool calls, permissions and a summary line go to stderr. Ctrl-C cancels the turn (exit 130), SIGTERM too (exit 143); a second one stops the agent at once.')

@@ -1,5 +1,5 @@
 import * as esbuild from 'esbuild';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -10,12 +10,15 @@ const built = new Map<string, Promise<string>>();
  * a hundred children start as plain `node file.cjs` in tens of milliseconds instead of each
  * compiling TypeScript on start.
  */
-export function bundleEntry(entry: string): Promise<string> {
+export function bundleEntry(entry: string, options: { besideDist?: boolean } = {}): Promise<string> {
   const absolute = path.resolve(entry);
   let result = built.get(absolute);
   if (!result) {
     result = (async () => {
-      const directory = mkdtempSync(path.join(os.tmpdir(), 'agent-pool-bundle-'));
+      // Children that start agents find dist/guardian.js from an ancestor folder: bundle them under out/.
+      const parent = options.besideDist ? path.join(__dirname, '..', '..', 'out') : os.tmpdir();
+      mkdirSync(parent, { recursive: true });
+      const directory = mkdtempSync(path.join(parent, 'agent-pool-bundle-'));
       process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
       const outfile = path.join(directory, `${path.basename(entry, '.ts')}.cjs`);
       await esbuild.build({

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { badFileBarrage } from './badFiles';
+import { capMix } from './capMix';
 import { hostileDirectory } from './hostile';
 import { ACTOR_ENTRY, bundleEntry } from './bundle';
 import type { ChaosContext, Scale } from './common';
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
   const storm = wanted('storm') ? await killAndFreezeStorm(context) : undefined;
   const badFiles = wanted('bad-files') ? await badFileBarrage(context) : undefined;
   const windows = wanted('windows') ? await deadAndFrozenWindows(context) : undefined;
+  const mixedCaps = wanted('cap-mix') ? await capMix(context) : undefined;
   // The hostile phase runs ~25 CLI commands: part of the full run (npm run chaos), not of the
   // reduced one that the unit suite runs under its 2-minute limit (CHAOS_ONLY=hostile runs it alone).
   const hostile = wanted('hostile') && (scale === 'full' || only?.includes('hostile')) ? await hostileDirectory(context) : undefined;
@@ -54,6 +56,8 @@ async function main(): Promise<number> {
     badFiles,
     deadWindows: windows?.deadWindows,
     frozenWindow: windows?.frozenWindow,
+    // Issue 16: windows and the CLI with caps 2, 8 and 6 on one store.
+    mixedCaps,
     // Issue 13: each must be 0 (failFastMs under 2000).
     hangs: hostile?.hangs,
     crashes: hostile === undefined ? undefined : hostile.crashes + (badFiles?.crashes ?? 0),

@@ -1,4 +1,4 @@
-import { MetricsAggregator } from '../../core/metrics/aggregator';
+import { cliBackend } from '../backend';
 import { formatDuration, poolCircuits } from '../../core/metrics/formats';
 import type { CliContext } from '../context';
 import { EXIT_OK, table } from '../io';
@@ -6,7 +6,7 @@ import { noWindowsHint } from './status';
 
 export async function instancesCommand(context: CliContext, options: { json?: boolean }): Promise<number> {
   const { io, directory } = context;
-  const aggregator = new MetricsAggregator({ directory, log: (message) => io.err(`${message}\n`) });
+  const aggregator = cliBackend(context).createMetricsView({ log: (message) => io.err(`${message}\n`) });
   try {
     const view = await aggregator.refresh();
     const rows = view.windows.map((window) => ({

@@ -1,6 +1,6 @@
 import type { AggregateView } from '../../core/metrics/aggregate';
 import { aggregateTotals } from '../../core/metrics/runningTotals';
-import { MetricsAggregator } from '../../core/metrics/aggregator';
+import { cliBackend } from '../backend';
 import { formatDuration, formatFull, formatJson, formatPercent, formatUsage } from '../../core/metrics/formats';
 import { Histogram } from '../../core/metrics/histogram';
 import { toPrometheus } from '../../core/metrics/prometheus';
@@ -15,7 +15,7 @@ export interface MetricsOptions {
 
 export async function metricsCommand(context: CliContext, options: MetricsOptions): Promise<number> {
   const { io, directory } = context;
-  const aggregator = new MetricsAggregator({ directory, log: (message) => io.err(`${message}\n`) });
+  const aggregator = cliBackend(context).createMetricsView({ log: (message) => io.err(`${message}\n`) });
   try {
     let view = await aggregator.refresh();
     if (options.instance !== undefined) view = onlyWindow(view, options.instance, directory);

@@ -7,6 +7,7 @@ import type { Lease, TurnResult } from '../../core/pool/lease';
 import { resolveProfiles } from '../../core/agents/profiles';
 import { AgentPoolError, describeFor, errorMessage } from '../../core/common/errors';
 import { readSettings } from '../../core/config/settings';
+import type { BudgetSnapshot } from '../../core/budget/budget';
 import { errorCode } from '../../core/pool/errors';
 import { AgentPoolService } from '../../core/service/agentPoolService';
 import type { CliContext } from '../context';
@@ -102,7 +103,10 @@ async function runTurn(
   // stdin can answer a question only when it is a terminal that the prompt did not come from.
   const canAsk = process.stdin.isTTY === true && source.kind !== 'stdin';
   const permissions = new CliPermissions(policy, () => output, canAsk ? terminalAsk(process.stdin, process.stderr) : undefined);
+  for (const warning of context.vscodeSettings?.warnings ?? []) io.err(`agent-pool: warning: ${warning}\n`);
   const values: Record<string, unknown> = {
+    // The machine-wide settings of the user's VS Code (the cap above all), so this run declares what the windows do.
+    ...context.vscodeSettings?.values,
     registryDirectory: context.directory,
     // Every request goes through CliPermissions, which applies `policy` and reports it.
     profiles: { ...(userProfiles as object), [profile.name]: { ...settingsEntry(profile), permissionPolicy: 'ask' } },
@@ -145,6 +149,8 @@ async function runTurn(
   for (const line of startLog) io.err(line);
   startLog = undefined;
   if (service.registrationProblem) output.notice(`agent-pool: running unregistered: ${service.registrationProblem}`);
+  const capLine = describeCap(service.budget(), options.verbose === true);
+  if (capLine) output.notice(capLine);
   throwIfAborted(signal);
   // From here until the agent's first event, a terminal shows "waiting for <profile>'s first output · N s".
   const onWaiting = (options.format ?? 'text') === 'text' ? waitingLine(io) : undefined;
@@ -234,6 +240,17 @@ function conversationLine(key: string, result: TurnResult, turns: number | undef
     default:
       return `conversation "${key}": session ${result.sessionId}${turn}`;
   }
+}
+
+/**
+ * The cap this run enforces: said when it is not the run's own (a window declared a smaller one) or
+ * with --verbose, so a run waiting for a slot says why.
+ */
+function describeCap(budget: BudgetSnapshot, verbose: boolean): string | undefined {
+  const own = budget.configuredCap ?? budget.cap;
+  if (own === budget.cap && !verbose) return undefined;
+  const where = own === budget.cap ? "this run's own" : `the smallest any open window or run declares; this run's is ${own}`;
+  return `agent-pool: agent cap ${budget.cap} (${where}), ${budget.used} running`;
 }
 
 function throwIfAborted(signal: AbortSignal): void {

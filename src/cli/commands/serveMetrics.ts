@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MetricsAggregator } from '../../core/metrics/aggregator';
+import { cliBackend } from '../backend';
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../../core/metrics/prometheus';
 import type { CliContext } from '../context';
 import { CliError, EXIT_OK } from '../io';
@@ -9,8 +9,8 @@ import { CliError, EXIT_OK } from '../io';
 export const METRICS_HOST = '127.0.0.1';
 
 export async function serveMetricsCommand(context: CliContext, options: { port: number }): Promise<number> {
-  const { io, directory } = context;
-  const aggregator = new MetricsAggregator({ directory, log: (message) => io.err(`${message}\n`) });
+  const { io } = context;
+  const aggregator = cliBackend(context).createMetricsView({ log: (message) => io.err(`${message}\n`) });
   await aggregator.start();
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];

@@ -1,4 +1,4 @@
-import { MetricsAggregator } from '../../core/metrics/aggregator';
+import { cliBackend } from '../backend';
 import type { AggregateView } from '../../core/metrics/aggregate';
 import { formatCompact, formatFull, formatJson, formatUsage } from '../../core/metrics/formats';
 import type { CliContext } from '../context';
@@ -14,7 +14,7 @@ export async function statusCommand(context: CliContext, options: StatusOptions)
   const { io, directory } = context;
   const render = (view: AggregateView): string =>
     options.json ? formatJson(view, { indent: options.watch ? 0 : 2 }) : options.compact ? formatCompact(view) : formatFull(view);
-  const aggregator = new MetricsAggregator({ directory, log: (message) => io.err(`${message}\n`) });
+  const aggregator = cliBackend(context).createMetricsView({ log: (message) => io.err(`${message}\n`) });
   try {
     if (!options.watch) {
       const view = await aggregator.refresh();

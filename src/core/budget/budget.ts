@@ -14,6 +14,8 @@ export interface AgentBudget extends Disposable {
   tryAcquire(options: { label: string }): Promise<BudgetSlot | undefined>;
   /** The budget as last seen; cheap, never does I/O. */
   snapshot(): BudgetSnapshot;
+  /** Re-reads the store now (slots and the cap live participants declare); backends that push changes need not. */
+  refresh?(): Promise<void>;
   /** Fires when slots are taken or freed anywhere the backend can see. */
   readonly onDidChange: Event<BudgetSnapshot>;
 }
@@ -41,7 +43,10 @@ export interface BudgetHolder {
 }
 
 export interface BudgetSnapshot {
+  /** The cap enforced: the smallest declared by a live participant of the store (see effectiveCap.ts). */
   cap: number;
+  /** The cap this participant was configured with; larger than `cap` when another participant's is smaller. */
+  configuredCap?: number;
   used: number;
   /** Slots this window's budget instance holds. */
   usedHere: number;

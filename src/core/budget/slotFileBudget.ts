@@ -5,6 +5,7 @@ import { errorMessage } from '../common/errors';
 import { currentProcessIdentity, type ProcessIdentity } from '../process/identity';
 import { BadFileTracker, type BadFileCounts } from '../directory/badFiles';
 import { DirectoryWatcher } from '../directory/directoryWatcher';
+import { withRegistryLock } from '../directory/directoryLock';
 import { registryPaths } from '../directory/layout';
 import { errorCode, unlinkQuietly, writeTempFile } from '../directory/privateFiles';
 import { BudgetError, type AcquireSlotOptions, type AgentBudget, type BudgetSlot, type BudgetSnapshot } from './budget';
@@ -14,6 +15,7 @@ import { SlotStore, witnessOf, type SlotEntry } from './slotStore';
 import { SlotSweeper, type SweepResult } from './slotSweeper';
 import { exhaustedError, holdersOf, unavailableError, unavailableReasonFor } from './slotFileBudgetText';
 import { waitForSlot } from './slotWaiting';
+import { effectiveCap } from './effectiveCap';
 
 export type { SlotFileBudgetOptions } from './slotFileBudgetOptions';
 
@@ -46,6 +48,8 @@ export class SlotFileBudget implements AgentBudget {
   private readonly waiters = new Set<() => void>();
   private readonly pendingReleases: HeldSlot[] = [];
   private entries: SlotEntry[] = [];
+  /** The store's cap as last read: the smallest declared by a live participant, ours included. */
+  private effective: number;
   private unavailableReason: string | undefined;
   private inFlight = 0;
   private sweeping: Promise<SweepResult> | undefined;
@@ -70,6 +74,7 @@ export class SlotFileBudget implements AgentBudget {
     private readonly self: ProcessIdentity,
   ) {
     this.options = options;
+    this.effective = options.maxAgentsTotal;
     this.badFiles = new BadFileTracker(options.log, 'agent budget');
     this.store = new SlotStore(registryPaths(options.directory), options.fs, this.badFiles, options.faultHook);
     this.sweeper = new SlotSweeper(this.store, self, options.hostname, options.clock, options.log, options.badSlotGraceMs);
@@ -82,7 +87,12 @@ export class SlotFileBudget implements AgentBudget {
     });
   }
 
+  /** The cap enforced now (see effectiveCap.ts); `configuredCap` is this participant's own. */
   get cap(): number {
+    return this.effective;
+  }
+
+  get configuredCap(): number {
     return this.options.maxAgentsTotal;
   }
 
@@ -120,7 +130,7 @@ export class SlotFileBudget implements AgentBudget {
 
   snapshot(): BudgetSnapshot {
     const holders = holdersOf(this.entries);
-    const snapshot: BudgetSnapshot = { cap: this.cap, used: holders.length, usedHere: this.held.size, holders };
+    const snapshot: BudgetSnapshot = { cap: this.cap, configuredCap: this.configuredCap, used: holders.length, usedHere: this.held.size, holders };
     if (this.unavailableReason) snapshot.unavailableReason = this.unavailableReason;
     return snapshot;
   }
@@ -156,6 +166,7 @@ export class SlotFileBudget implements AgentBudget {
 
   private async readSlots(): Promise<void> {
     try {
+      await this.readEffectiveCap();
       this.entries = (await this.store.list()).entries;
       this.fireIfChanged();
     } catch (error) {
@@ -176,6 +187,7 @@ export class SlotFileBudget implements AgentBudget {
 
   private async start(): Promise<void> {
     await this.ensureAvailable(true).catch(() => undefined);
+    await this.readEffectiveCap();
     this.watcher.start();
     await this.sweep().catch((error) => this.options.log.warn(`first sweep of ${this.store.paths.slots}: ${errorMessage(error)}`));
   }
@@ -234,7 +246,39 @@ export class SlotFileBudget implements AgentBudget {
     }
   }
 
+  /** Re-reads the caps the store's live participants declare; on a read error the last one holds. */
+  private async readEffectiveCap(): Promise<void> {
+    try {
+      this.effective = effectiveCap(this.options.maxAgentsTotal, await this.options.declaredCaps());
+    } catch (error) {
+      this.options.log.warn(`reading the caps other windows declare: ${errorMessage(error)}; keeping the cap at ${this.effective}`);
+    }
+  }
+
+  /**
+   * Inside the cross-window lock: the store's cap is read afresh, every slot file is counted (those
+   * above the cap too, left by a participant with a larger cap), and only a name below the cap is
+   * taken. The lock makes "count, then link" one step against other acquisitions; names below the
+   * cap keep link(2) the last word should the lock be unavailable.
+   */
   private async linkIntoFreeSlot(attempt: Attempt): Promise<number | undefined> {
+    // Visibly full at the cap as last read: no need to queue for the lock (a hundred woken waiters would).
+    const count = await this.store.countSlots().catch(() => 0);
+    if (count >= this.effective) return undefined;
+    return withRegistryLock(
+      this.store.paths,
+      this.options.log,
+      async () => {
+        await this.readEffectiveCap();
+        this.entries = (await this.store.list()).entries;
+        if (this.entries.length >= this.effective) return undefined;
+        return this.linkBelowCap(attempt);
+      },
+      { fs: this.options.fs, hostname: this.options.hostname },
+    );
+  }
+
+  private async linkBelowCap(attempt: Attempt): Promise<number | undefined> {
     let free: number[];
     try {
       free = await this.store.freeIndexes(this.cap);
@@ -364,7 +408,7 @@ export class SlotFileBudget implements AgentBudget {
 
   private fireIfChanged(): void {
     if (this.closed) return;
-    const signature = `${this.entries.map(witnessOf).join(',')}|${this.held.size}|${this.unavailableReason ?? ''}`;
+    const signature = `${this.entries.map(witnessOf).join(',')}|${this.held.size}|${this.effective}|${this.unavailableReason ?? ''}`;
     if (signature === this.lastSignature) return;
     this.lastSignature = signature;
     this.changed.fire(this.snapshot());

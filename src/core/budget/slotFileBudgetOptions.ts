@@ -30,11 +30,18 @@ export interface SlotFileBudgetOptions {
   killOrphans?: boolean;
   /** False: learn of changes by polling only. Default true. */
   useFsWatch?: boolean;
+  /**
+   * The caps other participants of the store declared (their registry records), read inside the
+   * cross-window lock before each acquisition; the smallest, this one's own included, is enforced.
+   */
+  declaredCaps?: () => Promise<number[]>;
   /** For fault tests: called at exact points of taking and reclaiming slots (detail: slot index, witness). */
   faultHook?: (point: SlotFaultPoint, detail: string) => void;
 }
 
 export type ResolvedSlotFileBudgetOptions = Required<Omit<SlotFileBudgetOptions, 'faultHook'>> & Pick<SlotFileBudgetOptions, 'faultHook'>;
+
+const noDeclaredCaps = async (): Promise<number[]> => [];
 
 const KNOWN_KEYS = new Set<string>([
   'directory',
@@ -52,6 +59,7 @@ const KNOWN_KEYS = new Set<string>([
   'killOrphans',
   'useFsWatch',
   'faultHook',
+  'declaredCaps',
 ]);
 
 /** Checks every option up front and names the bad one (house style: tarn's validation). */
@@ -86,6 +94,7 @@ export function resolveSlotFileBudgetOptions(options: SlotFileBudgetOptions): Re
     killOrphans: options.killOrphans ?? true,
     useFsWatch: options.useFsWatch ?? true,
     faultHook: options.faultHook,
+    declaredCaps: options.declaredCaps ?? noDeclaredCaps,
   };
 }
 

@@ -47,9 +47,10 @@ export function exhaustedError(
         "Stop one of this window's agents, or raise agentPool.maxAgentsPerWindow.",
     );
   }
-  return new BudgetError(
-    'BUDGET_EXHAUSTED',
-    `No agent slot freed within ${timeoutMs} ms for ${label}: ${describeHolders(snapshot)}. ` +
-      `Stop an agent in one of those windows, or raise agentPool.maxAgentsTotal (now ${snapshot.cap}).`,
-  );
+  const setElsewhere = snapshot.configuredCap !== undefined && snapshot.configuredCap > snapshot.cap;
+  const raise = setElsewhere
+    ? `The cap of ${snapshot.cap} is the smallest agentPool.maxAgentsTotal of an open window or run (this one's is ${snapshot.configuredCap}): ` +
+      'stop an agent, or raise the setting in the window with the smaller cap (or close it).'
+    : `Stop an agent in one of those windows, or raise agentPool.maxAgentsTotal (now ${snapshot.cap}).`;
+  return new BudgetError('BUDGET_EXHAUSTED', `No agent slot freed within ${timeoutMs} ms for ${label}: ${describeHolders(snapshot)}. ${raise}`);
 }

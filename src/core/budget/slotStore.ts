@@ -84,6 +84,11 @@ export class SlotStore {
     return free;
   }
 
+  /** How many slot files exist now (any index): one readdir, no reads. */
+  async countSlots(): Promise<number> {
+    return (await this.fs.readdir(this.paths.slots)).filter((name) => SLOT_FILE_PATTERN.test(name)).length;
+  }
+
   /** Writes a complete lease to a temp file, to be linked into a slot name (possibly after several tries). */
   async writeLease(lease: SlotLease): Promise<string> {
     const temp = await writeTempFile(this.paths.temp, JSON.stringify(lease), this.fs);

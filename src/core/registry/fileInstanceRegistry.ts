@@ -16,11 +16,9 @@ import { registryPaths, type RegistryPaths } from '../directory/layout';
 import { ensurePrivateDirectory, isUnusableDirectoryError, unusableDirectoryMessage, writeFileAtomically } from '../directory/privateFiles';
 import { withRegistryLock } from '../directory/directoryLock';
 import { resolveRegistryOptions, type FileInstanceRegistryOptions, type ResolvedRegistryOptions } from './registryOptions';
-import type { CleanupReport, InstanceLifecycle, InstanceRecord, InstanceRegistry, InstanceView, RegistryChange } from './types';
+import type { CleanupReport, InstanceLifecycle, InstanceRecord, InstanceRegistry, InstanceView, RegisterInfo, RegistryChange } from './types';
 
 export type { FileInstanceRegistryOptions } from './registryOptions';
-
-type RegisterInfo = Parameters<InstanceRegistry['register']>[0];
 
 /**
  * The registry of VS Code windows on this machine, one record file per window in a private
@@ -98,6 +96,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
       heartbeatSeq: 0,
       heartbeatAt: now,
       ...(info.address !== undefined ? { address: info.address } : {}),
+      ...(info.maxAgentsTotal !== undefined ? { maxAgentsTotal: info.maxAgentsTotal } : {}),
     };
     await withRegistryLock(this.paths, this.options.log, async () => {
       if (this.options.oneWindowPerProcess) await this.removeEarlierRecordsOfThisProcess(self);
@@ -134,6 +133,18 @@ export class FileInstanceRegistry implements InstanceRegistry {
 
   instances(): InstanceView[] {
     return this.tracker.views(this.options.clock.monotonicNow(), this.record?.id);
+  }
+
+  async declaredCaps(): Promise<number[]> {
+    const records = await readInstanceRecords(this.paths.instances, this.options.fs, this.badFiles);
+    const caps: number[] = [];
+    for (const [id, record] of records) {
+      if (record.maxAgentsTotal === undefined) continue;
+      // A dead participant's record may linger until the next sweep: its cap no longer holds.
+      if (id !== this.record?.id && (await isWindowProvablyDead(record, this.options.hostname))) continue;
+      caps.push(record.maxAgentsTotal);
+    }
+    return caps;
   }
 
   /** Bad files seen in `instances/` so far, by kind. */
@@ -226,12 +237,16 @@ export class FileInstanceRegistry implements InstanceRegistry {
     }
   }
 
-  /** No proof either way: another host's record, or one whose process cannot be judged, left alone too long. */
+  /**
+   * No proof either way: a record whose process cannot be judged, left alone too long. Another
+   * host's record is judged only by its heartbeat standing still under this reader's own eyes: its
+   * wall clock is not ours, and its processes cannot be checked from here.
+   */
   private async isStaleWithoutProof(record: InstanceRecord, now: number, maxAgeMs: number): Promise<boolean> {
-    if (record.hostname !== this.options.hostname) return true;
+    const watchedAge = this.tracker.heartbeatAge(record.id, now) ?? 0;
+    if (record.hostname !== this.options.hostname) return watchedAge >= maxAgeMs;
     const self = await this.identity();
     if (record.pid === self.pid && record.processStartTime === self.startTime) return false;
-    const watchedAge = this.tracker.heartbeatAge(record.id, now) ?? 0;
     // Wall time is the only evidence left for a record this reader has not watched for long.
     const wallAge = this.options.clock.wallNow() - record.heartbeatAt;
     return watchedAge >= maxAgeMs || wallAge >= maxAgeMs;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { count, listOf, literal, oneOf, optional, pidNumber, shapeProblems, text, wallTime } from '../common/shape';
+import { count, listOf, literal, number, oneOf, optional, pidNumber, shapeProblems, text, wallTime } from '../common/shape';
 import { INSTANCE_ID_PATTERN } from '../directory/layout';
 import type { InstanceRecord } from './types';
 
@@ -25,6 +25,7 @@ const RECORD_FIELDS = {
   heartbeatSeq: count(),
   heartbeatAt: wallTime(),
   address: optional(text()),
+  maxAgentsTotal: optional(number({ integer: true, min: 1, max: 4096 })),
 };
 
 /** The same fields for readers that accept any id matching the file name (metrics, the CLI). */

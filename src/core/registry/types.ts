@@ -31,6 +31,12 @@ export interface InstanceRecord {
   heartbeatAt: number;
   /** Where the window can be reached (e.g. a metrics URL), if anywhere. */
   address?: string;
+  /**
+   * The agentPool.maxAgentsTotal this participant was configured with. The store's cap is the
+   * smallest one declared by a live participant (see budget/effectiveCap.ts); absent in records of
+   * older versions, which then declare nothing.
+   */
+  maxAgentsTotal?: number;
 }
 
 export interface InstanceView {
@@ -60,8 +66,7 @@ export interface InstanceRegistry extends Disposable {
   readonly directory: string;
   /** This window's id once registered. */
   readonly selfId: string | undefined;
-  /** `lifecycle` defaults to ACTIVE. */
-  register(info: { workspaceName: string; workspaceFolders: string[]; extensionVersion: string; address?: string; lifecycle?: InstanceLifecycle }): Promise<InstanceRecord>;
+  register(info: RegisterInfo): Promise<InstanceRecord>;
   setLifecycle(lifecycle: InstanceLifecycle): Promise<void>;
   deregister(): Promise<void>;
   /** Current view of every window, this one included; cheap, no I/O. */
@@ -70,5 +75,21 @@ export interface InstanceRegistry extends Disposable {
   refresh(): Promise<void>;
   /** Removes dead windows (and records from other hosts or older than maxAgeMs) with their slots and agents. */
   cleanup(options?: { maxAgeMs?: number }): Promise<CleanupReport>;
+  /**
+   * The caps declared by every participant not proven dead, read from the store now (not from the
+   * cached view): the budget calls it inside the cross-window lock before every acquisition.
+   */
+  declaredCaps(): Promise<number[]>;
   readonly onDidChange: Event<RegistryChange>;
+}
+
+export interface RegisterInfo {
+  workspaceName: string;
+  workspaceFolders: string[];
+  extensionVersion: string;
+  address?: string;
+  /** `lifecycle` defaults to ACTIVE. */
+  lifecycle?: InstanceLifecycle;
+  /** The cap this participant was configured with (agentPool.maxAgentsTotal, or the CLI's flag). */
+  maxAgentsTotal?: number;
 }

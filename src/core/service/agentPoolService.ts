@@ -3,7 +3,6 @@ import type { AgentProfile, PermissionHandler } from '../agents/adapter';
 import { createAgentConnection } from '../agents/factory';
 import { resolveProfiles } from '../agents/profiles';
 import type { AgentBudget, BudgetSnapshot } from '../budget/budget';
-import { SlotFileBudget } from '../budget/slotFileBudget';
 import type { Clock, TimerHandle } from '../common/clock';
 import { unfrozenClock } from '../common/unfrozenClock';
 import { DisposableStore } from '../common/disposable';
@@ -12,20 +11,20 @@ import { Emitter, type Disposable } from '../common/event';
 import { settingValue, type Settings } from '../config/settings';
 import { SETTING_ROWS, settingName, type SettingApplies } from '../config/settingsTable';
 import type { AggregateView } from '../metrics/aggregate';
-import { MetricsAggregator } from '../metrics/aggregator';
 import { MetricsCollector } from '../metrics/collector';
-import { metricsFilePath } from '../directory/layout';
 import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
 import type { MetricsSnapshot } from '../metrics/snapshot';
-import { SnapshotWriter } from '../metrics/snapshotWriter';
+import type { MetricsPublisher, MetricsView } from '../metrics/transport';
+import type { CoordinationBackend } from '../backend/backend';
+import { localBackend } from '../backend/localBackend';
+import { CapShedding } from './capShedding';
 import type { PoolEvent, PoolSnapshot } from '../pool/events';
 import type { BatchResult } from '../pool/batch';
 import type { ManagerHealth } from '../pool/health';
 import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
 import type { Lease } from '../pool/lease';
 import type { RunResult } from '../pool/pool';
-import { FileInstanceRegistry } from '../registry/fileInstanceRegistry';
-import type { CleanupReport, InstanceLifecycle, InstanceView } from '../registry/types';
+import type { CleanupReport, InstanceLifecycle, InstanceRegistry, InstanceView } from '../registry/types';
 import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
 import { layerUnderSettings, type ChosenSizes, type PoolStateStore, type SavedPoolState } from './poolState';
@@ -55,6 +54,8 @@ export interface AgentPoolServiceOptions {
   poolStateStore?: PoolStateStore;
   clock?: Clock;
   log: ServiceLog;
+  /** Where the registry, the budget and the metrics live; the file backend in the registry directory by default. */
+  backend?: CoordinationBackend;
 }
 
 /**
@@ -81,11 +82,13 @@ export class AgentPoolService implements Disposable {
   private disposed = false;
   private starting: Promise<void> | undefined;
 
-  private readonly registry: FileInstanceRegistry;
+  private readonly backend: CoordinationBackend;
+  private readonly registry: InstanceRegistry;
   private budgetInstance: AgentBudget | undefined;
   private managerInstance: PoolManager | undefined;
   private collectorInstance: MetricsCollector | undefined;
-  private writer: SnapshotWriter | undefined;
+  private writer: MetricsPublisher | undefined;
+  private readonly capShedding: CapShedding;
   private windowLifecycle: WindowLifecycle | undefined;
   /** Sizes chosen with Scale Pool, by profile: saved so a reload keeps them. */
   private readonly chosenSizes = new Map<string, ChosenSizes>();
@@ -94,7 +97,7 @@ export class AgentPoolService implements Disposable {
   private lastSavedPoolState: string | undefined;
   /** Set once shutdown has saved the pools: closing them must not save an empty list over it. */
   private poolStateFinal = false;
-  readonly aggregator: MetricsAggregator;
+  readonly aggregator: MetricsView;
   /** The conversations every window and the CLI share (records in the registry directory). */
   readonly conversations: Conversations;
   /** Why registration failed (unusable directory); metrics then stay in memory. */
@@ -106,18 +109,26 @@ export class AgentPoolService implements Disposable {
     this.clock = options.clock ?? unfrozenClock;
     this.settings = options.settings;
     this.profileTable = resolveProfiles(options.settings.profiles, options.distDirectory);
-    const directory = resolveRegistryDirectory(options.settings.registryDirectory || undefined);
-    this.registry = new FileInstanceRegistry({
-      directory,
+    this.backend = options.backend ?? localBackend(resolveRegistryDirectory(options.settings.registryDirectory || undefined));
+    const directory = this.backend.directory;
+    this.registry = this.backend.createRegistry({
       clock: this.clock,
       log: this.coreLogger('registry'),
       heartbeatIntervalMs: options.settings.heartbeatIntervalMs,
     });
-    this.aggregator = new MetricsAggregator({ directory, registry: this.registry, clock: this.clock, log: (m) => options.log('warn', `metrics: ${m}`) });
+    this.aggregator = this.backend.createMetricsView({ registry: this.registry, clock: this.clock, log: (m) => options.log('warn', `metrics: ${m}`) });
+    this.capShedding = new CapShedding({
+      budget: () => this.budget(),
+      pools: () => this.pools(),
+      stopAgent: (agentId) => this.agentPool(agentId).stopAgent(agentId),
+      log: (message) => options.log('warn', `budget: ${message}`),
+    });
     const windows = new WindowWatcher();
     this.disposables.add(
       this.registry.onDidChange(() => {
         for (const line of windows.update(this.registry.instances())) options.log(line.level, line.message);
+        // A participant that joined or left may have moved the store's cap.
+        void this.budgetInstance?.refresh?.();
         this.changed.fire();
       }),
     );
@@ -136,7 +147,7 @@ export class AgentPoolService implements Disposable {
   }
 
   get directory(): string {
-    return this.registry.directory;
+    return this.backend.directory;
   }
 
   get selfId(): string | undefined {
@@ -166,24 +177,35 @@ export class AgentPoolService implements Disposable {
     const { settings, workspace, extensionVersion, log } = this.options;
     let windowId = `unregistered-${process.pid}`;
     try {
-      const record = await this.registry.register({ workspaceName: workspace.name, workspaceFolders: workspace.folders, extensionVersion, lifecycle: 'IDLE' });
+      const record = await this.registry.register({
+        workspaceName: workspace.name,
+        workspaceFolders: workspace.folders,
+        extensionVersion,
+        lifecycle: 'IDLE',
+        maxAgentsTotal: settings.maxAgentsTotal,
+      });
       windowId = record.id;
     } catch (error) {
       this.registrationProblem = errorMessage(error);
       log('error', `This window could not register in ${this.directory}: ${this.registrationProblem}`);
     }
     if (this.shuttingDown) return;
-    const budget = await SlotFileBudget.open({
-      directory: this.directory,
+    const budget = await this.backend.openBudget({
       maxAgentsTotal: settings.maxAgentsTotal,
       maxAgentsPerWindow: settings.maxAgentsPerWindow,
       windowId,
       clock: this.clock,
       log: this.coreLogger('budget'),
+      declaredCaps: () => this.registry.declaredCaps(),
     });
     if (this.shuttingDown) return budget.dispose();
     this.budgetInstance = budget;
-    this.disposables.add(this.budgetInstance.onDidChange(() => this.changed.fire()));
+    this.disposables.add(
+      this.budgetInstance.onDidChange(() => {
+        if (!this.shuttingDown) this.capShedding.check();
+        this.changed.fire();
+      }),
+    );
     this.managerInstance = new PoolManager({
       resolveProfile: (name) => this.profile(name),
       shared: {
@@ -203,6 +225,8 @@ export class AgentPoolService implements Disposable {
         this.changed.fire();
       }),
     );
+    // An agent that just finished its turn is idle: stopped now if the store's cap dropped below the running count.
+    this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'agent-state' && event.to === 'idle' && !this.shuttingDown && this.capShedding.check()));
     // A finished turn may bind a conversation or teach a module pair: both belong to the saved state.
     this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'turn-finished' && this.schedulePoolStateSave()));
     this.windowLifecycle = new WindowLifecycle(
@@ -223,8 +247,8 @@ export class AgentPoolService implements Disposable {
     this.disposables.add(this.collectorInstance.attach({ onDidEmit: manager.onDidEvent, snapshot: () => manager.list() }));
     if (this.registry.selfId) {
       const collector = this.collectorInstance;
-      this.writer = new SnapshotWriter({
-        file: metricsFilePath(this.directory, windowId),
+      this.writer = this.backend.createMetricsPublisher({
+        instanceId: windowId,
         produce: () => collector.snapshot(),
         produceState: () => collector.state(),
         onDidChange: collector.onDidChange,
@@ -574,6 +598,7 @@ export class AgentPoolService implements Disposable {
     this.budgetInstance?.dispose();
     this.aggregator.dispose();
     this.registry.dispose();
+    this.backend.dispose();
     this.disposables.dispose();
     this.changed.dispose();
     this.poolEvents.dispose();

@@ -37,6 +37,7 @@ describe('chaos (reduced, real processes)', function () {
     assert.equal(figures.kills.orphansLeft, 0);
     assert.ok(figures.kills.maxConcurrentHolders <= 8);
     assert.equal(figures.freezes.heldTwice, 0);
+    assert.ok(figures.mixedCaps.maxWhileCap2 <= 2 && figures.mixedCaps.maxAfterCap2Left === 6, JSON.stringify(figures.mixedCaps));
     assert.equal(figures.freezes.liveSlotsReclaimed, 0);
     assert.ok(figures.badFiles.tried > 15);
     assert.equal(figures.badFiles.crashes, 0);

@@ -225,7 +225,7 @@ describe('FileInstanceRegistry', () => {
     assert.notEqual(c.id, d.id);
   });
 
-  it('explicit cleanup removes dead and other-host records and keeps live ones', async () => {
+  it('explicit cleanup removes dead records, keeps live ones, and keeps another host\'s until its heartbeat stood still for the max age here', async () => {
     const clock = new FakeClock();
     const registry = open({ clock, useFsWatch: false });
     const self = await registry.register(info);
@@ -234,8 +234,12 @@ describe('FileInstanceRegistry', () => {
     const elsewhere = writeRecordOfDeadProcess(dir, { pid: 1, startTime: '1' }, 'another-host');
     const report = await registry.cleanup();
     assert.deepEqual(report.removedDead, [dead]);
-    assert.deepEqual(report.removedStale, [elsewhere]);
-    assert.deepEqual(registry.instances().map((view) => view.record.id).sort(), [self.id, live.id].sort());
+    // Its processes cannot be checked from here and its wall clock is not ours: no proof, so it stays.
+    assert.deepEqual(report.removedStale, []);
+    assert.deepEqual(registry.instances().map((view) => view.record.id).sort(), [self.id, elsewhere, live.id].sort());
+    await clock.advance(3_600_000);
+    const later = await registry.cleanup();
+    assert.deepEqual(later.removedStale, [elsewhere], 'a record whose heartbeat this reader watched stand still for the max age goes');
   });
 
   it('fails with a clear error when the directory cannot be written', async () => {
