@@ -62,6 +62,9 @@ export class Lease {
   sessionId: string | undefined;
   /** Set by the conversation that holds the lease; undefined for a plain lease (nothing extra per turn). */
   observer: LeaseTurnObserver | undefined;
+  private returnedFlag = false;
+  private returnedPromise: Promise<void> | undefined;
+  private onReturned: (() => void) | undefined;
 
   constructor(
     private readonly host: LeaseHost,
@@ -93,8 +96,20 @@ export class Lease {
       throw error;
     } finally {
       this.turnOpen = false;
-      if (this.releasedFlag) this.host.releaseLease(this);
+      if (this.releasedFlag) this.giveBack();
     }
+  }
+
+  /**
+   * Resolves once the agent is back in the pool: after release(), and after the turn then open has
+   * ended. What holds a conversation for the lease (its record's lock) lets go only then.
+   */
+  whenReturned(): Promise<void> {
+    if (this.returnedFlag) return Promise.resolve();
+    this.returnedPromise ??= new Promise<void>((resolve) => {
+      this.onReturned = resolve;
+    });
+    return this.returnedPromise;
   }
 
   /**
@@ -104,6 +119,15 @@ export class Lease {
   release(): void {
     if (this.releasedFlag) return;
     this.releasedFlag = true;
-    if (!this.turnOpen) this.host.releaseLease(this);
+    if (!this.turnOpen) this.giveBack();
+  }
+
+  private giveBack(): void {
+    this.returnedFlag = true;
+    try {
+      this.host.releaseLease(this);
+    } finally {
+      this.onReturned?.();
+    }
   }
 }

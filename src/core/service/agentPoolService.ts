@@ -466,10 +466,15 @@ export class AgentPoolService implements Disposable {
     return pool;
   }
 
-  /** A lease on one agent, routed like run(); the caller releases it. */
+  /**
+   * A lease on one agent, routed like run(); the caller releases it. With a `sessionKey` it is the
+   * conversation's, through its shared record like run(): one owner at a time, resumed wherever it
+   * was served, recorded when released.
+   */
   async acquire(options: ManagerRunOptions = {}): Promise<Lease> {
     this.assertSpawnAllowed();
-    return this.manager.acquire(options);
+    const { sessionKey } = options;
+    return sessionKey === undefined ? this.manager.acquire(options) : this.conversations.acquire({ ...options, sessionKey });
   }
 
   /** Starts an agent of `profileName`'s pool for one module pair only (seed 000's create_dedicated_instance); resolves with its id. */

@@ -89,6 +89,20 @@ export class Conversations implements Disposable {
   }
 
   /**
+   * A lease on the agent serving conversation `options.sessionKey` for the caller's turns (the API's
+   * acquire): as withLease, the conversation's record is held until the lease is released and its
+   * last turn has ended, then written back with its session, usage and last use.
+   */
+  acquire(options: ManagerRunOptions & { sessionKey: string }): Promise<Lease> {
+    return new Promise<Lease>((resolve, reject) => {
+      this.withLease(options, (lease) => {
+        resolve(lease);
+        return lease.whenReturned();
+      }).catch(reject);
+    });
+  }
+
+  /**
    * A lease on the agent serving conversation `options.sessionKey`, for `work`'s turns: held with
    * the conversation's record (one owner at a time), after taking over what the record says, so a
    * conversation of another window or an earlier process resumes here; the record is written back
