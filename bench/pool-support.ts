@@ -73,6 +73,11 @@ export class RawAcpClient {
     return response.stopReason as string;
   }
 
+  /** SIGKILL without waiting: for timing what a process dying at that moment costs everything else. */
+  killNow(): void {
+    this.child.kill('SIGKILL');
+  }
+
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));

@@ -8,7 +8,7 @@ import { AgentPoolError } from '../common/errors';
 import { newSpawnToken, SPAWN_TOKEN_ENV, type ProcessIdentity } from './identity';
 import type { OwnerToGuardian } from './guardianProtocol';
 import { readProcStat } from './procStat';
-import { processGroupMembers } from './tree';
+import { processGroupMembersAsync } from './tree';
 
 /**
  * Starts agent programs safely: never through a shell, each in its own process group, each watched
@@ -64,11 +64,11 @@ const GROUP_GONE_MS = 2000;
 function whenGroupGone(pgid: number, limitMs: number): Promise<void> {
   const deadline = performance.now() + limitMs;
   return new Promise((resolve) => {
-    const check = () => {
-      if (processGroupMembers(pgid).length === 0 || performance.now() >= deadline) resolve();
-      else setTimeout(check, 5);
+    const check = async () => {
+      if ((await processGroupMembersAsync(pgid)).length === 0 || performance.now() >= deadline) resolve();
+      else setTimeout(() => void check(), 5);
     };
-    check();
+    void check();
   });
 }
 
