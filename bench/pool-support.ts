@@ -36,6 +36,7 @@ export function benchPool(options: Partial<PoolOptions> = {}): AgentPool {
     recycleMaxTurns: 0,
     recycleMaxAgeMs: 0,
     recycleMaxMemoryBytes: 0,
+    recycleMaxIdleCpuPercent: 0,
     killGraceMs: 500,
     shutdownGraceMs: 100,
     ...options,

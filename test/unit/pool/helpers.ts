@@ -34,6 +34,8 @@ export function demoPool(options: TestPoolOptions = {}): AgentPool {
     killGraceMs: 500,
     cancelGraceMs: 500,
     shutdownGraceMs: 200,
+    // No CPU sampling on a timer unless a test asks: tests with an injected clock count its timers.
+    recycleMaxIdleCpuPercent: 0,
     ...rest,
   });
   openPools.add(pool);

@@ -6,7 +6,7 @@ import { demoProfile } from './helpers';
 
 function manager(budget = new InProcessBudget(6)): PoolManager {
   return new PoolManager({
-    shared: { createConnection: createAgentConnection, budget, cwd: process.cwd(), killGraceMs: 500, shutdownGraceMs: 100, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0 },
+    shared: { createConnection: createAgentConnection, budget, cwd: process.cwd(), killGraceMs: 500, shutdownGraceMs: 100, recycleMaxMemoryBytes: 0, recycleMaxAgeMs: 0, recycleMaxIdleCpuPercent: 0 },
     resolveProfile: (name) => demoProfile({}, name),
   });
 }
