@@ -121,6 +121,8 @@ export interface EndedTurn {
   tally: TurnTally;
   result?: { text: string; stopReason: string; usage?: TurnUsage; continuity?: SessionContinuity; contextLost?: string };
   error?: string;
+  /** Why the earlier context is gone, when the turn went on in a new session (also for a turn that then failed). */
+  contextLost?: string;
 }
 
 /** The lines one turn adds: a context-lost line first when its session is a new one without the earlier context. */
@@ -128,9 +130,8 @@ export function transcriptLines(turn: EndedTurn): TranscriptEntry[] {
   const base = { schema: TRANSCRIPT_SCHEMA, v: TRANSCRIPT_VERSION, key: turn.key, profile: turn.profile, agent: turn.agent, sessionId: turn.sessionId ?? null } as const;
   const lines: TranscriptEntry[] = [];
   const result = turn.result;
-  if (result?.continuity === 'context-lost') {
-    lines.push({ ...base, type: 'context-lost', at: turn.startedAt, reason: result.contextLost ?? 'the agent could not continue the session' });
-  }
+  const lost = turn.contextLost ?? (result?.continuity === 'context-lost' ? (result.contextLost ?? 'the agent could not continue the session') : undefined);
+  if (lost !== undefined) lines.push({ ...base, type: 'context-lost', at: turn.startedAt, reason: lost });
   const cut: TranscriptTurn['cut'] = [];
   const keep = (field: 'prompt' | 'answer' | 'thoughts', value: string) => {
     if (value.length <= TRANSCRIPT_TEXT_LIMIT) return value;

@@ -132,7 +132,7 @@ export class Conversations implements Disposable {
         key,
         lease,
         now: () => this.options.clock.wallNow(),
-        turns: () => manager.get(lease.profile)?.conversation(key)?.turns,
+        conversation: () => manager.get(lease.profile)?.conversation(key),
         log: this.options.log,
       });
       lease.observer = recorder;

@@ -1,4 +1,5 @@
 import { errorMessage } from '../common/errors';
+import type { ConversationInfo } from '../conversations/conversation';
 import { transcriptLines, TurnTally } from '../conversations/transcriptEntry';
 import type { TranscriptStore } from '../conversations/transcriptStore';
 import type { Lease, LeaseTurnObserver, LeaseTurnWatch } from '../pool/lease';
@@ -9,8 +10,8 @@ export interface TranscriptRecorderOptions {
   lease: Lease;
   /** Wall-clock ms. */
   now: () => number;
-  /** The conversation's turn count as the pool has it now (after a turn ended: including it). */
-  turns: () => number | undefined;
+  /** The conversation as the pool has it now (after a turn ended: counting it). */
+  conversation: () => Pick<ConversationInfo, 'turns' | 'sessionId' | 'contextLost' | 'contextLostReason'> | undefined;
   log: (level: 'info' | 'warn', message: string) => void;
 }
 
@@ -27,16 +28,21 @@ export class TranscriptRecorder implements LeaseTurnObserver {
     const { key, lease, now } = this.options;
     const startedAt = now();
     const tally = new TurnTally();
+    const lostBefore = this.options.conversation()?.contextLost ?? 0;
     return {
       onEvent: (event) => tally.see(event),
       ended: (outcome) => {
         const result = 'result' in outcome ? outcome.result : undefined;
+        const conversation = this.options.conversation();
+        // A turn that failed after its new session opened says nothing of it: the conversation's count does.
+        const lostNow = !result && conversation !== undefined && conversation.contextLost > lostBefore;
         const lines = transcriptLines({
           key,
           profile: lease.profile,
           agent: lease.agentId,
-          sessionId: result?.sessionId ?? lease.sessionId,
-          turn: this.options.turns(),
+          sessionId: result?.sessionId ?? (lostNow ? conversation.sessionId : lease.sessionId),
+          turn: conversation?.turns,
+          contextLost: lostNow ? (conversation.contextLostReason ?? 'the agent could not continue the session') : undefined,
           startedAt,
           endedAt: now(),
           prompt,
