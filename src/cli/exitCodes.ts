@@ -31,7 +31,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: ExitCodeValue; name: ExitCod
     code: ExitCode.failure,
     name: 'failure',
     meaning:
-      'The agent or the run failed: agent error or crash, auth or rate-limit error, open circuit, stop reason `refusal`, `max_tokens` or `max_turn_requests`, an unreadable registry.',
+      'The agent or the run failed: agent error or crash, auth or rate-limit error, open circuit, stop reason `refusal`, `max_tokens` or `max_turn_requests`, an unreadable registry, a conversation or window named that does not exist (`conversations show`, `export` or `close NAME`, `metrics --instance ID`).',
   },
   {
     code: ExitCode.usage,
