@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AgentProfile, AgentStreamEvent, PermissionPolicy, PromptResult } from '../../core/agents/adapter';
-import { systemClock } from '../../core/common/clock';
+import { unfrozenClock } from '../../core/common/unfrozenClock';
 import { describeFirstOutputWait, FirstOutputWatch, type FirstOutputWait } from '../../core/pool/firstOutputWait';
 import type { Lease, TurnResult } from '../../core/pool/lease';
 import { resolveProfiles } from '../../core/agents/profiles';
@@ -154,7 +154,8 @@ async function runTurn(
   throwIfAborted(signal);
   // From here until the agent's first event, a terminal shows "waiting for <profile>'s first output · N s".
   const onWaiting = (options.format ?? 'text') === 'text' ? waitingLine(io) : undefined;
-  const waiting = onWaiting ? new FirstOutputWatch(systemClock, profile.name, onWaiting) : undefined;
+  // Counted on the clock the first-event deadline uses: a Ctrl-Z'd run resumes its count, it does not jump.
+  const waiting = onWaiting ? new FirstOutputWatch(unfrozenClock, profile.name, onWaiting) : undefined;
   try {
     return await startAndRun(service, profile, prompt, options, output, signal, summary, policy, waiting);
   } finally {

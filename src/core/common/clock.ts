@@ -9,6 +9,12 @@ export interface Clock {
   monotonicNow(): number;
   setTimeout(callback: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * monotonicNow() when this process last resumed from a freeze (SIGSTOP, sleep), -Infinity if it
+   * never was. Only clocks that leave frozen time out (unfrozenClock, test clocks) have it: a
+   * deadline that judges an agent gives it a grace after a resume (see judgingTimeout.ts).
+   */
+  resumedAt?(): number;
 }
 
 export interface TimerHandle {

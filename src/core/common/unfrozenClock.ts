@@ -11,37 +11,45 @@ import { systemClock, type Clock, type TimerHandle } from './clock';
 const TICK_MS = 250;
 /** Gaps up to this much beyond one period are ordinary scheduling jitter on a loaded machine. */
 const FREEZE_THRESHOLD_MS = 750;
-/** After a freeze, a deadline that falls due gets at least this long to see what the agent sent meanwhile. */
-export const RESUME_GRACE_MS = 1_000;
+/**
+ * After a resume, a deadline that falls due gets at least this much unfrozen time before it
+ * judges the agent. What the agent wrote while its owner was stopped waits in the pipes and is
+ * read in the first poll after the resume, but on a loaded machine the backlog (up to a full
+ * 64 KiB pipe, and an agent that was blocked writing into it) can take a few hundred ms to work
+ * through; 2 s covers that with room, and is short beside every deadline it delays (10 s
+ * handshake, 45 s first event, minutes of idle watchdog).
+ */
+export const RESUME_GRACE_MS = 2_000;
 
 class FreezeMeter {
   private frozenMs = 0;
   private lastTick = performance.now();
   private lastReturned = 0;
-  private lastFreezeEndedAt = Number.NEGATIVE_INFINITY;
+  private resumed = Number.NEGATIVE_INFINITY;
   private ticker: NodeJS.Timeout | undefined;
 
   /** performance.now() minus the time spent frozen; never goes backwards. */
   now(): number {
     this.ensureTicking();
     const real = performance.now();
-    const unfrozen = real - this.frozenMs - this.pendingFreeze(real);
-    this.lastReturned = Math.max(this.lastReturned, unfrozen);
+    // Called after a freeze but before the ticker saw it (timers that fall due together run in order).
+    this.account(real);
+    this.lastReturned = Math.max(this.lastReturned, real - this.frozenMs);
     return this.lastReturned;
   }
 
-  /** performance.now() of the end of the last freeze seen (-Infinity before any). */
-  lastFreezeEnd(): number {
+  /** now() at the end of the last freeze seen (-Infinity before any). */
+  resumedAt(): number {
     this.now();
-    return this.lastFreezeEndedAt;
+    return this.resumed;
   }
 
-  private pendingFreeze(real: number): number {
+  private account(real: number): void {
     const gap = real - this.lastTick;
-    if (gap <= TICK_MS + FREEZE_THRESHOLD_MS) return 0;
-    // Called after a freeze but before the ticker saw it (timers that fall due together run in order).
-    this.lastFreezeEndedAt = real;
-    return gap - TICK_MS;
+    if (gap <= TICK_MS + FREEZE_THRESHOLD_MS) return;
+    this.frozenMs += gap - TICK_MS;
+    this.lastTick = real;
+    this.resumed = real - this.frozenMs;
   }
 
   private ensureTicking(): void {
@@ -53,11 +61,7 @@ class FreezeMeter {
 
   private tick(): void {
     const real = performance.now();
-    const gap = real - this.lastTick;
-    if (gap > TICK_MS + FREEZE_THRESHOLD_MS) {
-      this.frozenMs += gap - TICK_MS;
-      this.lastFreezeEndedAt = real;
-    }
+    this.account(real);
     this.lastTick = real;
   }
 }
@@ -70,43 +74,40 @@ export const unfrozenClock: Clock = {
   monotonicNow: () => meter.now(),
   setTimeout: (callback, ms) => systemClock.setTimeout(callback, ms),
   clearTimeout: (handle) => systemClock.clearTimeout(handle),
+  resumedAt: () => meter.resumedAt(),
 };
+
+/** When a deadline due at `dueAt` (the clock's monotonic ms) may judge: not within the grace after a resume. */
+export function judgeableAt(clock: Clock, dueAt: number): number {
+  return Math.max(dueAt, (clock.resumedAt?.() ?? Number.NEGATIVE_INFINITY) + RESUME_GRACE_MS);
+}
 
 export interface UnfrozenTimer {
   cancel(): void;
 }
 
 /**
- * Calls `callback` once `ms` of unfrozen time have passed. A timer that comes due right after a
- * freeze is re-armed for what is left, and for at least RESUME_GRACE_MS when a freeze just ended,
- * so the agent's output that arrived meanwhile is read before the agent is judged.
+ * Calls `callback` once `ms` of the clock's monotonic (by default unfrozen) time have passed, and
+ * not within RESUME_GRACE_MS of a resume. The clock's timers run on real time, which a freeze
+ * does not stop: a timer that comes due early by that measure is re-armed for what is left, so
+ * the agent's output that arrived meanwhile is read before the agent is judged.
  */
-export function setUnfrozenTimeout(callback: () => void, ms: number): UnfrozenTimer {
-  const startedAt = meter.now();
+export function setUnfrozenTimeout(callback: () => void, ms: number, clock: Clock = unfrozenClock): UnfrozenTimer {
+  const dueAt = clock.monotonicNow() + ms;
   let timer: TimerHandle | undefined;
   let cancelled = false;
-  let gracedFreeze = meter.lastFreezeEnd();
-  const arm = (delay: number) => {
-    timer = systemClock.setTimeout(check, Math.max(0, delay));
-  };
   const check = () => {
+    timer = undefined;
     if (cancelled) return;
-    const left = ms - (meter.now() - startedAt);
-    const freezeEnd = meter.lastFreezeEnd();
-    // One grace per freeze: the time to read what the agent wrote while this process was stopped.
-    const grace = freezeEnd !== gracedFreeze ? RESUME_GRACE_MS : 0;
-    gracedFreeze = freezeEnd;
-    if (left > 0 || grace > 0) {
-      arm(Math.max(left, grace));
-      return;
-    }
-    callback();
+    const wait = judgeableAt(clock, dueAt) - clock.monotonicNow();
+    if (wait > 0) timer = clock.setTimeout(check, wait);
+    else callback();
   };
-  arm(ms);
+  timer = clock.setTimeout(check, Math.max(0, ms));
   return {
     cancel: () => {
       cancelled = true;
-      if (timer) systemClock.clearTimeout(timer);
+      if (timer) clock.clearTimeout(timer);
     },
   };
 }

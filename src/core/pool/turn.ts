@@ -1,5 +1,6 @@
 import type { AgentConnection, AgentStreamEvent, PromptResult } from '../agents/adapter';
-import type { Clock, TimerHandle } from '../common/clock';
+import type { Clock } from '../common/clock';
+import { setUnfrozenTimeout, type UnfrozenTimer } from '../common/unfrozenClock';
 import { PoolError } from './errors';
 import type { TurnWatchdog, WatchedTurn } from './watchdog';
 
@@ -45,7 +46,7 @@ export class SupervisedTurn implements WatchedTurn {
   private firstEventAt: number | undefined;
   private text = '';
   private settled = false;
-  private cancelGrace: TimerHandle | undefined;
+  private cancelGrace: UnfrozenTimer | undefined;
   private abortListener: (() => void) | undefined;
   private prompt!: Promise<PromptResult>;
   private resolve!: (result: PromptResult) => void;
@@ -127,7 +128,7 @@ export class SupervisedTurn implements WatchedTurn {
     if (this.settled) return;
     this.settled = true;
     this.watchdog.unwatch(this);
-    if (this.cancelGrace) this.limits.clock.clearTimeout(this.cancelGrace);
+    this.cancelGrace?.cancel();
     if (this.abortListener) this.request.signal?.removeEventListener('abort', this.abortListener);
     if (error) this.reject(error);
     else this.resolve(result!);
@@ -170,11 +171,16 @@ export class SupervisedTurn implements WatchedTurn {
     if (this.settled || this.cancelGrace) return;
     const { clock, cancelGraceMs } = this.limits;
     void this.connection.cancel(this.request.sessionId).catch(() => undefined);
-    this.cancelGrace = clock.setTimeout(() => {
-      if (this.settled) return;
-      this.finish(undefined, { stopReason: 'cancelled', text: this.text, totalMs: clock.monotonicNow() - this.startedAt, firstEventMs: this.firstEventMs() });
-      this.hooks.onCancelUnanswered();
-    }, cancelGraceMs);
+    // The agent is judged on this grace too (unanswered: killed), so a freeze of ours does not count.
+    this.cancelGrace = setUnfrozenTimeout(
+      () => {
+        if (this.settled) return;
+        this.finish(undefined, { stopReason: 'cancelled', text: this.text, totalMs: clock.monotonicNow() - this.startedAt, firstEventMs: this.firstEventMs() });
+        this.hooks.onCancelUnanswered();
+      },
+      cancelGraceMs,
+      clock,
+    );
   }
 
   private firstEventMs(): number | undefined {

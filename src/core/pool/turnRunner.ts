@@ -2,6 +2,7 @@ import type { PromptResult } from '../agents/adapter';
 import type { SessionContinuity } from '../conversations/conversation';
 import type { ConversationTable } from '../conversations/conversationTable';
 import { errorMessage } from '../common/errors';
+import { setUnfrozenTimeout } from '../common/unfrozenClock';
 import type { ModuleAffinity } from './routers/affinity';
 import type { PooledAgent } from './agentRecord';
 import { errorCode, PoolError } from './errors';
@@ -204,9 +205,9 @@ export class TurnRunner {
     if (!connection) return;
     void connection.cancel(sessionId).catch(() => undefined);
     await new Promise<void>((resolve) => {
-      const timer = clock.setTimeout(resolve, cancelGraceMs);
+      const timer = setUnfrozenTimeout(resolve, cancelGraceMs, clock);
       void promptSettled.then(() => {
-        clock.clearTimeout(timer);
+        timer.cancel();
         resolve();
       });
     });

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../common/clock';
+import { judgeableAt } from '../common/unfrozenClock';
 
 /**
  * The idle watchdog and the turn deadline. A turn that goes quiet for `idleWatchdogMs` (no event
@@ -20,6 +21,10 @@ export interface WatchedTurn {
  * back-to-back turns and chatty turns cost no timer churn at all, and concurrent turns share one
  * timer. Once it fires with no turn left it is not re-armed, so a quiet pool schedules nothing
  * after at most one watchdog period (and the timer never keeps the process alive).
+ *
+ * Due times are in the clock's monotonic time, which under unfrozenClock leaves out time this
+ * process spent frozen; and right after a resume no turn is judged for RESUME_GRACE_MS, so what
+ * the agents wrote while their owner was stopped is read first.
  */
 export class TurnWatchdog {
   private readonly turns = new Set<WatchedTurn>();
@@ -47,8 +52,9 @@ export class TurnWatchdog {
 
   private arm(due: number): void {
     if (this.timer) this.clock.clearTimeout(this.timer);
-    this.armedFor = due;
-    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, due - this.clock.monotonicNow()));
+    const at = judgeableAt(this.clock, due);
+    this.armedFor = at;
+    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, at - this.clock.monotonicNow()));
     this.timer.unref?.();
   }
 
@@ -56,10 +62,11 @@ export class TurnWatchdog {
     this.timer = undefined;
     this.armedFor = Infinity;
     const now = this.clock.monotonicNow();
+    const inResumeGrace = judgeableAt(this.clock, now) > now;
     let next = Infinity;
     // A turn that expires leaves the set while we iterate, which a Set allows.
     for (const turn of this.turns) {
-      if (turn.expireIfDue(now)) continue;
+      if (!inResumeGrace && turn.expireIfDue(now)) continue;
       next = Math.min(next, turn.dueAt());
     }
     if (next < Infinity) this.arm(next);

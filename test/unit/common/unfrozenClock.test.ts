@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { RESUME_GRACE_MS, setUnfrozenTimeout, unfrozenClock } from '../../../src/core/common/unfrozenClock';
+import { ManualClock } from '../../fixtures/manualClock';
 
 /** Holds the event loop the way SIGSTOP does, as far as this process can tell: no timer, no I/O runs. */
 function freezeFor(ms: number): number {
@@ -50,5 +51,27 @@ describe('unfrozen time (deadlines that judge agents)', function () {
     timer.cancel();
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(called, false);
+  });
+
+  it('on an injected clock (the handshake and cancel graces): a freeze is left out, and a resume near the deadline gets the grace', () => {
+    const clock = new ManualClock();
+    const fired: number[] = [];
+    setUnfrozenTimeout(() => fired.push(clock.monotonicNow()), 10_000, clock);
+    clock.advance(3_000);
+    clock.freeze(12_000);
+    assert.deepEqual(fired, [], 'a plain 10 s timer fires at this resume');
+    clock.advance(6_999);
+    assert.deepEqual(fired, []);
+    clock.advance(1);
+    assert.deepEqual(fired, [11_000], '10 s of unfrozen time after it was set');
+
+    const late: number[] = [];
+    setUnfrozenTimeout(() => late.push(clock.monotonicNow()), 10_000, clock);
+    clock.advance(9_500);
+    clock.freeze(30_000);
+    clock.advance(RESUME_GRACE_MS - 1);
+    assert.deepEqual(late, [], 'due 0.5 s after the resume, but judged only after the grace');
+    clock.advance(1);
+    assert.deepEqual(late, [11_000 + 9_500 + RESUME_GRACE_MS]);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { PromptResult } from '../../../src/core/agents/adapter';
 import { SupervisedTurn, type TurnHooks } from '../../../src/core/pool/turn';
+import { RESUME_GRACE_MS } from '../../../src/core/common/unfrozenClock';
 import { TurnWatchdog } from '../../../src/core/pool/watchdog';
 import { FakeAgent } from './fakeAgent';
 import { demoProfile } from './helpers';
@@ -127,5 +128,58 @@ describe('turn supervision (one watchdog timer per pool)', () => {
     clock.advance(300);
     assert.deepEqual(expired, ['idle'], 'the turn after them is still watched, from its own start');
     assert.equal((await hung).code, 'TURN_IDLE_TIMEOUT');
+  });
+
+  describe('time the owner spent frozen (SIGSTOP, sleep) does not count against the agent', () => {
+    const longLimits = (clock: ManualClock) => ({ idleWatchdogMs: 60_000, turnDeadlineMs: 600_000, firstEventTimeoutMs: 10_000, cancelGraceMs: 100, clock });
+
+    it('the first-event deadline counts only unfrozen time: a freeze three times as long fails nothing', async () => {
+      const { clock, agent, expired, hooks, watchdog } = await setup();
+      const quiet = new SupervisedTurn(agent, { sessionId: 'quiet', text: 'x' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+      clock.advance(4_000);
+      // A plain 10 s timer fires at the resume; this one finds 4 s of the agent's time used.
+      clock.freeze(30_000);
+      assert.deepEqual(expired, []);
+      clock.advance(5_999);
+      assert.deepEqual(expired, []);
+      clock.advance(1);
+      assert.deepEqual(expired, ['first-event'], 'failed at 10 s of unfrozen time, no later');
+      assert.match(((await quiet) as Error).message, /sent nothing within 10 s of the prompt/);
+    });
+
+    it('a deadline that falls due at the resume waits RESUME_GRACE_MS: output read in the grace saves the turn', async () => {
+      const { clock, agent, expired, hooks, watchdog } = await setup();
+      const saved = settledWith(new SupervisedTurn(agent, { sessionId: 'saved', text: 'x' }, longLimits(clock), hooks, watchdog).run());
+      const judged = new SupervisedTurn(agent, { sessionId: 'judged', text: 'y' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+      clock.advance(9_900);
+      clock.freeze(20_000);
+      clock.advance(200);
+      assert.deepEqual(expired, [], 'both turns are past 10 s of unfrozen time, but the owner has only just resumed');
+      // What the agent wrote during the freeze is read now.
+      agent.openTurns[0].request.onEvent!({ kind: 'text', text: 'written while the owner was stopped' });
+      clock.advance(RESUME_GRACE_MS - 201);
+      assert.deepEqual(expired, []);
+      clock.advance(1);
+      assert.deepEqual(expired, ['first-event'], 'the silent turn is judged once the grace is over');
+      assert.equal(((await judged) as Error & { code?: string }).code, 'AGENT_FIRST_EVENT_TIMEOUT');
+      agent.finishTurn('done');
+      assert.equal((await saved).result?.text, 'done');
+    });
+
+    it('the idle watchdog too: a freeze mid-turn longer than the watchdog, then the agent goes on', async () => {
+      const { clock, agent, expired, hooks, watchdog } = await setup();
+      const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, longLimits(clock), hooks, watchdog).run());
+      const onEvent = agent.openTurns[0].request.onEvent!;
+      clock.advance(1_000);
+      onEvent({ kind: 'text', text: 'first' });
+      clock.advance(50_000);
+      clock.freeze(120_000);
+      clock.advance(9_000);
+      assert.deepEqual(expired, [], '59 s of unfrozen silence, under the 60 s watchdog');
+      onEvent({ kind: 'text', text: ' and more' });
+      agent.finishTurn('first and more');
+      assert.equal((await settled).result?.text, 'first and more');
+      assert.deepEqual(expired, []);
+    });
   });
 });

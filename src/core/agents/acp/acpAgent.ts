@@ -2,6 +2,7 @@ import { Readable, Writable } from 'node:stream';
 import type * as Acp from '@agentclientprotocol/sdk' with { 'resolution-mode': 'import' };
 import type { AgentConnection, AgentStreamEvent, PermissionRequest, PromptRequest, PromptResult, ResumeRequest, SessionSupport, TokenUsage } from '../adapter';
 import { asSentence } from '../../common/errors';
+import { setUnfrozenTimeout } from '../../common/unfrozenClock';
 import { AgentError, adviceFor, classifyAgentFailure, describeAgentData } from '../agentError';
 import { LongLivedAgent } from '../longLivedAgent';
 import { decidePermission } from '../permissions';
@@ -151,7 +152,8 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
   private async sessionRequest(method: string, params: object): Promise<unknown> {
     const connection = this.requireConnection();
     const abandon = new AbortController();
-    const timer = setTimeout(() => abandon.abort(), this.profile.handshakeTimeoutMs);
+    // Like the handshake's own bound: only time this process could run counts (a frozen window's agent is not failed).
+    const timer = setUnfrozenTimeout(() => abandon.abort(), this.profile.handshakeTimeoutMs);
     try {
       // One path for the four methods; the overloads above keep each caller's types exact.
       const request = connection.agent.request as (method: string, params: object, options: object) => Promise<unknown>;
@@ -174,7 +176,7 @@ export class AcpAgent extends LongLivedAgent implements AgentConnection {
       }
       throw isAgentRpcError(error) ? this.rpcError(method, error) : await this.crashError(method, error);
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
     }
   }
 
