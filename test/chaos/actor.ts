@@ -5,16 +5,20 @@
  *   holder <dir> <markers> <cap> <rounds> [options as JSON]   takes a slot, proves nobody else has it, releases
  *   window <dir> <cap> <slots> [options as JSON]              registers, holds slots bound to `sleep` children, stays
  *   observer <dir> <seconds> [options as JSON]               reads everything bad files can break, reports counts
+ *   turn <dir> <dist> <options as JSON>                       runs one prompt through a real pool (the demo agent)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SlotFileBudget } from '../../src/core/budget/slotFileBudget';
 import type { SlotFaultPoint } from '../../src/core/budget/slotStore';
 import { identityOf, newSpawnToken, processLiveness, SPAWN_TOKEN_ENV, type ProcessIdentity } from '../../src/core/process/identity';
 import { FileInstanceRegistry } from '../../src/core/registry/fileInstanceRegistry';
 import { silentLogger } from '../../src/core/common/logger';
+import { errorMessage } from '../../src/core/common/errors';
+import { readSettings } from '../../src/core/config/settings';
+import { AgentPoolService } from '../../src/core/service/agentPoolService';
 
 interface HolderOptions {
   holdMinMs?: number;
@@ -210,6 +214,39 @@ async function observer(dir: string, seconds: number, options: { badSlotGraceMs?
   registry.dispose();
 }
 
+/**
+ * One prompt through a real pool, as a window runs it (AgentPoolService, the built demo agent in
+ * `dist`): says each event of the agent as it comes, then how the turn ended. For freezes mid-turn.
+ */
+async function turn(dir: string, dist: string, options: { idleWatchdogSeconds: number; prompt: string }): Promise<void> {
+  const values: Record<string, unknown> = { registryDirectory: dir, 'pool.minAgents': 1, 'pool.maxAgents': 1, 'pool.idleWatchdogSeconds': options.idleWatchdogSeconds };
+  const { settings, problems } = readSettings((key) => values[key]);
+  if (problems.length) throw new Error(problems.join('; '));
+  // Agents run under the guardian found next to the running bundle, as in dist/: this bundle lives in a temp folder.
+  if (!existsSync(path.join(__dirname, 'guardian.js'))) copyFileSync(path.join(dist, 'guardian.js'), path.join(__dirname, 'guardian.js'));
+  const service = new AgentPoolService({
+    settings,
+    workspace: { name: `chaos-turn-${process.pid}`, folders: [dir] },
+    extensionVersion: '0.0.0-chaos',
+    cwd: dir,
+    distDirectory: dist,
+    spawnBlockedReason: () => undefined,
+    log: () => undefined,
+  });
+  await service.start();
+  await service.startPool('demo');
+  say({ event: 'ready', pid: process.pid });
+  let chunks = 0;
+  try {
+    const result = await service.run(options.prompt, { profiles: ['demo'], onEvent: (event) => say({ event: 'agent-event', kind: event.kind, n: event.kind === 'text' ? ++chunks : chunks }) });
+    say({ event: 'answered', text: result.text, stopReason: result.stopReason, chunks });
+  } catch (error) {
+    say({ event: 'failed', code: (error as { code?: string }).code, message: errorMessage(error), chunks });
+  }
+  await service.shutdown();
+  say({ event: 'done' });
+}
+
 const [role, ...args] = process.argv.slice(2);
 const json = (text: string | undefined) => (text ? JSON.parse(text) : {});
 const main =
@@ -219,7 +256,9 @@ const main =
       ? window(args[0]!, Number(args[1]), Number(args[2]), json(args[3]))
       : role === 'observer'
         ? observer(args[0]!, Number(args[1]), json(args[2]))
-        : Promise.reject(new Error(`unknown role ${role}`));
+        : role === 'turn'
+          ? turn(args[0]!, args[1]!, json(args[2]))
+          : Promise.reject(new Error(`unknown role ${role}`));
 main.catch((error) => {
   say({ event: 'error', error: String(error?.stack ?? error), code: error?.code });
   process.exit(1);

@@ -29,6 +29,9 @@ export function bundleEntry(entry: string, options: { besideDist?: boolean } = {
         platform: 'node',
         target: 'node20',
         logLevel: 'error',
+        // As scripts/build.mjs: the ESM-only ACP SDK becomes cjs, import.meta.url included (the turn actor runs a pool).
+        define: { 'import.meta.url': 'importMetaUrl' },
+        banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
       });
       return outfile;
     })();

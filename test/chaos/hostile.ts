@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { identityOf, processLiveness, type ProcessIdentity } from '../../src/core/process/identity';
 import { phaseDirectory, sleep, type ChaosContext } from './common';
+import { freezeCases } from './freezes';
 
 /**
  * The shared directory under hostile conditions (issue 13), through the built CLI only, as an
@@ -35,7 +36,7 @@ interface CliRun {
 
 const id = (n: number) => `20260101_000000_${800000 + n}_${n.toString(16).padStart(8, '0')}`;
 
-export async function hostileDirectory(context: ChaosContext) {
+export async function hostileDirectory(context: ChaosContext, parts: { only?: 'freeze' } = {}) {
   const figures = { commands: 0, hangs: 0, crashes: 0, wrongKills: 0, failFastMs: 0, failFastRawMs: 0, startupMs: [] as number[], worstCommandMs: 0, lockMs: {} as Record<string, number>, unusable: {} as Record<string, number | string>, freeze: {} as Record<string, unknown>, problems: [] as string[] };
   const problem = (message: string) => {
     figures.problems.push(message);
@@ -60,9 +61,15 @@ export async function hostileDirectory(context: ChaosContext) {
     if (expectCodes && !expectCodes.includes(run.code ?? -1)) problem(`${label} exited ${run.code}, expected ${expectCodes.join(' or ')}: ${run.stderr.slice(0, 300)}`);
   };
 
-  // 1. One directory holding every kind of hostile file at once, plus a live window and leases.
   const { root, dir } = phaseDirectory(context, 'hostile');
   if (isRoot) chmodSync(context.base, 0o755);
+  if (parts.only !== 'freeze') await hostileFilesLocksAndDirectories();
+
+  // 4. Freezes of the owner longer than the deadline judging its agent: each deadline counts only unfrozen time.
+  figures.freeze = await freezeCases({ root, dist: path.dirname(CLI), runCli, judge, problem, note: context.note, prepareDirectory, chownTree });
+
+  async function hostileFilesLocksAndDirectories() {
+  // 1. One directory holding every kind of hostile file at once, plus a live window and leases.
   const hostileFiles = await seedHostileDirectory(dir, root);
   for (const args of [['status'], ['status', '--json'], ['instances'], ['instances', '--json'], ['metrics'], ['metrics', '--json'], ['metrics', '--prometheus'], ['cleanup']]) {
     judge(await runCli([...args, '--dir', dir]));
@@ -143,8 +150,7 @@ export async function hostileDirectory(context: ChaosContext) {
     context.note(`hostile: read-only and full-disk cases skipped: ${why}`);
   }
 
-  // 4. A freeze during the agent's start: the handshake deadline counts only unfrozen time.
-  figures.freeze = await freezeDuringHandshake(root, judge, problem);
+  }
 
   /** A node start-up of the CLI right now (`--version`): the machine is shared, so it is measured, not assumed. */
   async function startupMs(): Promise<number> {
@@ -168,13 +174,13 @@ export async function hostileDirectory(context: ChaosContext) {
   return { ...rest, startupMs: { n: sorted.length, min: sorted[0], max: sorted[sorted.length - 1] }, problems: figures.problems.length };
 }
 
-/** Runs the built CLI (as `nobody` when we are root), killing it after 15 s. Never throws. */
-function runCli(args: string[], options: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+/** Runs the built CLI (as `nobody` when we are root), killing it after 15 s (or killAfterMs). Never throws. */
+function runCli(args: string[], options: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): Promise<CliRun> {
   const [command, argv] = asOrdinaryUser(process.execPath, [CLI, ...args]);
   return runProcess(command, argv, args, options);
 }
 
-function runProcess(command: string, argv: string[], args: string[], options: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+function runProcess(command: string, argv: string[], args: string[], options: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env, HOME: '/tmp' } });
@@ -186,7 +192,7 @@ function runProcess(command: string, argv: string[], args: string[], options: { 
     const killer = setTimeout(() => {
       hung = true;
       child.kill('SIGKILL');
-    }, 15_000);
+    }, options.killAfterMs ?? 15_000);
     options.onStart?.(child);
     child.on('close', (code) => {
       clearTimeout(killer);
@@ -363,60 +369,4 @@ function runInMountNamespace(kind: 'read-only' | 'full', mount: string): Promise
       : `mount -t tmpfs -o size=64k tmpfs '${mount}' && mkdir -m 700 '${registry}' '${registry}/instances' '${registry}/slots' '${registry}/tmp' && (dd if=/dev/zero of='${mount}/fill' bs=4k 2>/dev/null; true) && exec "$@"`;
   const args = ['run', '--profile', 'demo', 'hello', '--dir', registry];
   return runProcess('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, CLI, ...args], args);
-}
-
-/**
- * `run` frozen (SIGSTOP) for longer than its agent's handshake deadline, right after the agent
- * was spawned, then resumed: it must answer, not fail with a handshake timeout.
- */
-async function freezeDuringHandshake(root: string, judge: (run: CliRun, codes?: number[]) => void, problem: (message: string) => void) {
-  const dir = path.join(root, 'freeze');
-  prepareDirectory(dir);
-  const profiles = path.join(root, 'freeze-profiles.json');
-  const demoAgent = path.resolve(__dirname, '../../dist/demo-agent.js');
-  // The agent answers `initialize` after 1.5 s, within its 3 s deadline, but while its owner is frozen.
-  const handshakeTimeoutMs = 3_000;
-  writeFileSync(profiles, JSON.stringify({ quick: { adapter: 'acp', command: process.execPath, args: [demoAgent], env: { DEMO_AGENT_START_DELAY_MS: '1500' }, handshakeTimeoutMs } }));
-  chownTree(dir);
-  chmodSync(profiles, 0o644);
-  const freezeMs = 4_000;
-  let frozeAfterMs: number | undefined;
-  const run = await runCli(['run', '--profile', 'quick', '--profiles', profiles, 'hello after a freeze', '--dir', dir], {
-    onStart: (child) => {
-      const started = performance.now();
-      // Freeze as soon as the agent process exists: its handshake is then in flight.
-      const poll = setInterval(() => {
-        if (performance.now() - started > 8_000) return clearInterval(poll);
-        if (!hasChild(child.pid!)) return;
-        clearInterval(poll);
-        frozeAfterMs = Math.round(performance.now() - started);
-        child.kill('SIGSTOP');
-        setTimeout(() => child.kill('SIGCONT'), freezeMs);
-      }, 2);
-    },
-  });
-  // The 10 s limit is for the command's own work: the freeze we imposed does not count.
-  judge({ ...run, ms: run.ms - (frozeAfterMs === undefined ? 0 : freezeMs) }, [0]);
-  if (frozeAfterMs === undefined) problem('freeze during the handshake: the agent never started');
-  if (run.code !== 0) problem(`a run frozen ${freezeMs} ms during its handshake (deadline ${handshakeTimeoutMs} ms) failed: ${run.stderr.slice(0, 300)}`);
-  return { frozeAfterMs, freezeMs, handshakeTimeoutMs, exitCode: run.code, ms: Math.round(run.ms) };
-}
-
-/** True once `pid` has a child process (the agent, or its guardian). */
-function hasChild(pid: number): boolean {
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[1]) === pid) return true;
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    return false;
-  }
-  return false;
 }

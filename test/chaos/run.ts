@@ -40,7 +40,10 @@ async function main(): Promise<number> {
   const mixedCaps = wanted('cap-mix') ? await capMix(context) : undefined;
   // The hostile phase runs ~25 CLI commands: part of the full run (npm run chaos), not of the
   // reduced one that the unit suite runs under its 2-minute limit (CHAOS_ONLY=hostile runs it alone).
-  const hostile = wanted('hostile') && (scale === 'full' || only?.includes('hostile')) ? await hostileDirectory(context) : undefined;
+  // CHAOS_ONLY=freeze runs only the hostile phase's freezes (owners stopped longer than their agents' deadlines).
+  const freezeOnly = only?.includes('freeze') && !only.includes('hostile');
+  const hostile =
+    freezeOnly ? await hostileDirectory(context, { only: 'freeze' }) : wanted('hostile') && (scale === 'full' || only?.includes('hostile')) ? await hostileDirectory(context) : undefined;
   if (!hostile) context.note('hostile: skipped at the reduced scale (run npm run chaos, or CHAOS_ONLY=hostile)');
   const figures = {
     chaos: 'registry+budget',
