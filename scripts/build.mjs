@@ -15,6 +15,8 @@ export const entryPoints = {
   'demo-agent': 'src/demo-agent/main.ts',
   guardian: 'src/core/process/guardianMain.ts',
   cli: 'src/cli/main.ts',
+  // Loaded only when agentPool.backend is "etcd" (src/core/backend/openBackend.ts).
+  'etcd-backend': 'src/core/backend/etcd/index.ts',
 };
 
 const options = {

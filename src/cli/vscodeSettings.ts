@@ -10,7 +10,20 @@ import { SECTION } from '../core/config/settingsTable';
  * they can be found, so `agent-pool run` declares the same cap as the user's windows. Flags win.
  * Only machine-wide settings are read: a run has no workspace, and profiles come from --profiles.
  */
-export const SHARED_WITH_VSCODE = ['maxAgentsTotal', 'maxAgentsPerWindow', 'registryDirectory', 'heartbeatIntervalMs'] as const;
+export const SHARED_WITH_VSCODE = [
+  'maxAgentsTotal',
+  'maxAgentsPerWindow',
+  'registryDirectory',
+  'heartbeatIntervalMs',
+  'backend',
+  'etcd.endpoints',
+  'etcd.keyPrefix',
+  'etcd.caFile',
+  'etcd.certFile',
+  'etcd.keyFile',
+  'etcd.username',
+  'etcd.leaseTtlSeconds',
+] as const;
 
 /** `AGENT_POOL_VSCODE_SETTINGS=<file>` reads that file instead; `none` reads nothing (tests, scripts). */
 export const VSCODE_SETTINGS_ENV = 'AGENT_POOL_VSCODE_SETTINGS';

@@ -10,6 +10,7 @@ import { readSettings } from '../../core/config/settings';
 import type { BudgetSnapshot } from '../../core/budget/budget';
 import { errorCode } from '../../core/pool/errors';
 import { AgentPoolService } from '../../core/service/agentPoolService';
+import { ETCD_PASSWORD_ENV, openBackend } from '../../core/backend/openBackend';
 import type { CliContext } from '../context';
 import { ExitCode, exitCodeForError, exitCodeForSignal, exitCodeForStopReason } from '../exitCodes';
 import { CliError } from '../io';
@@ -120,7 +121,22 @@ async function runTurn(
   if (problems.length) throw new CliError(problems.join('\n'), ExitCode.usage);
   // Held back until start-up has shown whether the directory is usable at all.
   let startLog: string[] | undefined = [];
+  const backendLog = (level: 'info' | 'warn' | 'error') => (message: string) => {
+    if (level === 'info' && !options.verbose) return;
+    io.err(`agent-pool: ${level === 'info' ? '' : `${level}: `}${message}\n`);
+  };
+  let backend;
+  try {
+    backend = await openBackend(settings, {
+      directory: context.directory,
+      password: process.env[ETCD_PASSWORD_ENV],
+      log: { info: backendLog('info'), warn: backendLog('warn'), error: backendLog('error') },
+    });
+  } catch (error) {
+    throw new CliError(`${errorMessage(error)}\nOn the command line these settings come from VS Code's settings.json (see the README).`, ExitCode.usage);
+  }
   const service = new AgentPoolService({
+    backend,
     settings,
     workspace: { name: `agent-pool run (${basename(process.cwd())})`, folders: [process.cwd()] },
     extensionVersion: 'cli',

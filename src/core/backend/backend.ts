@@ -8,6 +8,7 @@ import type { MetricsSnapshot } from '../metrics/snapshot';
 import type { MetricsPublisher, MetricsView } from '../metrics/transport';
 import type { Event } from '../common/event';
 import type { InstanceRegistry } from '../registry/types';
+import type { OwnerSilenceWatch } from '../process/ownerWatch';
 
 /**
  * Where participants meet: the registry of windows, the global budget and the metrics transport.
@@ -21,6 +22,8 @@ export interface CoordinationBackend extends Disposable {
   readonly directory: string;
   /** Where the budget and registry live, in words for messages: the directory, or the etcd endpoints. */
   readonly describe: string;
+  /** Set by backends whose slots expire on their own: the guardians' silence watch (see process/ownerWatch.ts). */
+  readonly ownerSilenceWatch?: OwnerSilenceWatch;
   createRegistry(options: RegistryOpenOptions): InstanceRegistry;
   openBudget(options: BudgetOpenOptions): Promise<AgentBudget>;
   createMetricsView(options: { registry?: InstanceRegistry; clock?: Clock; log?: (message: string) => void }): MetricsView;

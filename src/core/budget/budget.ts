@@ -33,6 +33,11 @@ export interface BudgetSlot {
   bindProcess(child: ProcessIdentity): Promise<void>;
   /** Frees the slot; safe to call twice. */
   release(): Promise<void>;
+  /**
+   * Backends that can lose a slot while its holder lives (a lease on etcd) call `listener` when it is
+   * lost, before anyone else can take it: the holder must stop its agent at once.
+   */
+  onRevoked?(listener: (reason: string) => void): Disposable;
 }
 
 export interface BudgetHolder {

@@ -104,6 +104,16 @@ export const SETTINGS_TABLE = [
   { key: 'maxAgentsTotal', type: 'integer', default: 8, unit: 'agents', min: 1, max: 256, scope: 'machine', applies: 'reload', feeds: { service: 'maxAgentsTotal' } },
   { key: 'maxAgentsPerWindow', type: 'integer', default: 4, unit: 'agents', min: 1, max: 256, scope: 'machine', applies: 'reload', feeds: { service: 'maxAgentsPerWindow' } },
   { key: 'registryDirectory', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'registryDirectory' } },
+  // Where the registry, the budget and the metrics live: files on this machine, or etcd across machines (issue 16).
+  { key: 'backend', type: 'string', default: 'local', enum: ['local', 'etcd'], scope: 'machine', applies: 'reload', feeds: { service: 'backend' } },
+  // Comma-separated http(s)://host:port of the etcd members; the password is never a setting (SecretStorage, or AGENT_POOL_ETCD_PASSWORD for the CLI).
+  { key: 'etcd.endpoints', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'etcdEndpoints' } },
+  { key: 'etcd.keyPrefix', type: 'string', default: 'agent-pool', scope: 'machine', applies: 'reload', feeds: { service: 'etcdKeyPrefix' } },
+  { key: 'etcd.caFile', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'etcdCaFile' } },
+  { key: 'etcd.certFile', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'etcdCertFile' } },
+  { key: 'etcd.keyFile', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'etcdKeyFile' } },
+  { key: 'etcd.username', type: 'string', default: '', scope: 'machine', applies: 'reload', feeds: { service: 'etcdUsername' } },
+  { key: 'etcd.leaseTtlSeconds', type: 'integer', default: 10, unit: 'seconds', min: 2, max: 300, scope: 'machine', applies: 'reload', feeds: { service: 'etcdLeaseTtlSeconds' } },
   { key: 'heartbeatIntervalMs', type: 'integer', default: 2000, unit: 'ms', min: 250, max: 60_000, scope: 'machine', applies: 'reload', feeds: { service: 'heartbeatIntervalMs' } },
   // Conversations unused this long are closed (record and agent session); 0 keeps them.
   { key: 'conversations.idleCloseMinutes', type: 'integer', default: 1440, unit: 'minutes', min: 0, max: 525_600, scope: 'machine', applies: 'reload', feeds: { service: 'conversationIdleCloseMinutes' } },

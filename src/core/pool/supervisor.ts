@@ -120,6 +120,8 @@ export class Supervisor {
     const connection = options.createConnection(options.profile, { cwd: options.cwd, permissionHandler: options.permissionHandler, log: options.log });
     agent.connection = connection;
     agent.connectionListeners.push(
+      // A backend that lost this slot (its lease) before anyone else can take it: the agent stops now.
+      ...(slot.onRevoked ? [slot.onRevoked((why) => void this.fence(agent, why))] : []),
       connection.onDidSpawn((identity) => {
         agent.pid = identity.pid;
         slot.bindProcess(identity).catch((error: unknown) => options.log?.('warn', `could not bind budget slot to pid ${identity.pid}: ${errorMessage(error)}`));
@@ -147,11 +149,26 @@ export class Supervisor {
     pool.afterChange();
   }
 
+  /**
+   * The agent's budget slot can no longer be proven (its backend's lease is lost): its process group
+   * is killed at once, with no grace, and a running turn fails with `reason`. No restart follows until
+   * the budget grants a slot again.
+   */
+  fence(agent: PooledAgent, reason: string): Promise<void> {
+    const turn = agent.turn;
+    if (turn && !turn.abandoned) {
+      turn.abandoned = new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was stopped: ${reason}. Send the prompt again once etcd answers.`);
+      turn.interrupt?.(turn.abandoned);
+    }
+    this.pool.options.log?.('error', `agent ${agent.id} stopped: ${reason}`);
+    return this.retire(agent, 'unhealthy', reason, 0);
+  }
+
   /** Stops an agent's process on purpose (recycle, scale down, watchdog, shutdown) and frees its slot. */
-  retire(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
+  retire(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string, killGraceMs?: number): Promise<void> {
     if (agent.stopping) return agent.stopping;
     if (agent.state === 'stopped') return Promise.resolve();
-    const stopping = this.stop(agent, via, reason).finally(() => {
+    const stopping = this.stop(agent, via, reason, killGraceMs).finally(() => {
       agent.stopping = undefined;
     });
     agent.stopping = stopping;
@@ -202,7 +219,7 @@ export class Supervisor {
     }
   }
 
-  private async stop(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string): Promise<void> {
+  private async stop(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string, killGraceMs = this.pool.options.killGraceMs): Promise<void> {
     agent.retiring = true;
     try {
       // An agent already out of service (its turn timed out, it awaits the kill) goes straight to the kill.
@@ -210,7 +227,7 @@ export class Supervisor {
       const connection = agent.connection;
       if (connection) {
         try {
-          await connection.kill(this.pool.options.killGraceMs);
+          await connection.kill(killGraceMs);
         } catch (error) {
           this.pool.options.log?.('warn', `killing agent ${agent.id} failed: ${errorMessage(error)}`);
         }

@@ -41,7 +41,26 @@ function onOwnerGone(): void {
   }, OWNER_GONE_GRACE_MS);
 }
 
+/** ms; 0: off. The owner's `alive` pings must arrive within this, or the agent's group is killed. */
+const silenceLimitMs = Number(process.argv[4] ?? 0);
+let lastAlive = performance.now();
+if (silenceLimitMs > 0) {
+  const check = setInterval(() => {
+    const silentMs = performance.now() - lastAlive;
+    if (silentMs <= silenceLimitMs || released || acting) return;
+    clearInterval(check);
+    acting = true;
+    process.stderr.write(`agent-pool guardian: the owner of agent ${agentPid} sent nothing for ${Math.round(silentMs)} ms (limit ${silenceLimitMs} ms, etcd backend): killing its process group before its slot's lease can run out\n`);
+    if (Number.isInteger(agentPid) && agentPid > 1 && sameAgent()) signalGroup('SIGKILL');
+    process.exit(0);
+  }, Math.max(20, Math.min(100, Math.floor(silenceLimitMs / 10))));
+}
+
 process.on('message', (message: OwnerToGuardian) => {
+  if (message.type === 'alive') {
+    lastAlive = performance.now();
+    return;
+  }
   if (message.type !== 'release') return;
   released = true;
   process.disconnect?.();

@@ -7,6 +7,7 @@ import { Emitter, type Disposable, type Event } from '../common/event';
 import { AgentPoolError } from '../common/errors';
 import { newSpawnToken, SPAWN_TOKEN_ENV, type ProcessIdentity } from './identity';
 import type { OwnerToGuardian } from './guardianProtocol';
+import { ownerSilenceWatch, type OwnerSilenceWatch } from './ownerWatch';
 import { readProcStat } from './procStat';
 import { processGroupMembersAsync } from './tree';
 
@@ -124,6 +125,20 @@ export function resolveDistFile(fileName: string, startDirectory: string = __dir
     if (parent === directory) return path.join(startDirectory, fileName);
     directory = parent;
   }
+}
+
+/** Sends `alive` to the guardian while the owner's slot is provable (ownerWatch.ts); stops with the guardian. */
+function pingWhileProvable(guardian: ChildProcess, watch: OwnerSilenceWatch): void {
+  const ping = setInterval(() => {
+    if (!watch.mayPing() || !guardian.connected) return;
+    try {
+      guardian.send({ type: 'alive' } satisfies OwnerToGuardian);
+    } catch {
+      // The guardian is going: its exit is handled by AgentProcess.
+    }
+  }, watch.pingIntervalMs);
+  ping.unref();
+  guardian.once('exit', () => clearInterval(ping));
 }
 
 /** One running agent and its guardian. stdin/stdout/stderr are the agent's own pipes. */
@@ -288,12 +303,13 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
   const agent = execa(resolved, options.args, { ...common, stdio: ['pipe', 'pipe', 'pipe'], env }) as unknown as ChildProcess & Promise<unknown>;
   void agent.catch(() => undefined);
   const pid = agent.pid;
+  const silenceWatch = ownerSilenceWatch();
   // Started in the same tick as the agent, so there is no moment in which the agent runs unwatched.
   const startTime = pid === undefined ? 'unknown' : (readProcStat(pid)?.startTime ?? 'unknown');
   const guardian =
     pid === undefined
       ? undefined
-      : (execa(process.execPath, [guardianScript, String(pid), startTime], {
+      : (execa(process.execPath, [guardianScript, String(pid), startTime, ...(silenceWatch ? [String(silenceWatch.silenceLimitMs)] : [])], {
           ...common,
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
           serialization: 'json',
@@ -301,6 +317,7 @@ export async function spawnAgentProcess(options: SpawnAgentOptions): Promise<Age
           env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
         }) as unknown as ChildProcess & Promise<unknown>);
   void guardian?.catch(() => undefined);
+  if (guardian && silenceWatch) pingWhileProvable(guardian, silenceWatch);
   // On a busy machine the guardian's node start-up would compete with the agent's for CPU: let the
   // agent go first. A niced guardian still starts, and kills the group if the owner is already gone.
   if (guardian?.pid !== undefined) {
