@@ -37,6 +37,13 @@ export function readSettings(get: (key: string) => unknown, previous?: Settings)
     );
     sizes.minAgents = sizes.maxAgents;
   }
+  if (sizes.dedicatedAgents.length > 0 && sizes.strategy !== 'module-affinity') {
+    problems.push(
+      `Setting ${SECTION}.pool.dedicatedAgents lists ${sizes.dedicatedAgents.length} pair(s), but ${SECTION}.pool.strategy is "${sizes.strategy}": ` +
+        `dedicated agents need "module-affinity", the only strategy that keeps other work off them. Starting none until the strategy is set to module-affinity.`,
+    );
+    sizes.dedicatedAgents = [];
+  }
   return { settings, problems };
 }
 
@@ -51,6 +58,13 @@ function pick(row: SettingRow, value: unknown, fallback: unknown, problems: stri
   if (!problem) return value;
   problems.push(`Setting ${settingName(row)}: ${problem}, got ${JSON.stringify(value)}. Using ${JSON.stringify(fallback)} until it is fixed.`);
   return fallback;
+}
+
+function isModulePair(item: unknown): boolean {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const { sourceModule, targetModule, ...rest } = item as Record<string, unknown>;
+  const text = (field: unknown) => field === undefined || (typeof field === 'string' && field.trim() !== '');
+  return Object.keys(rest).length === 0 && text(sourceModule) && text(targetModule) && (sourceModule !== undefined || targetModule !== undefined);
 }
 
 function checkValue(value: unknown, row: SettingRow): string | undefined {
@@ -69,5 +83,8 @@ function checkValue(value: unknown, row: SettingRow): string | undefined {
       return typeof value === 'boolean' ? undefined : 'must be true or false';
     case 'object':
       return typeof value === 'object' && !Array.isArray(value) ? undefined : 'must be an object';
+    case 'array':
+      if (!Array.isArray(value)) return 'must be a list';
+      return value.every(isModulePair) ? undefined : 'must be a list of {"sourceModule": "...", "targetModule": "..."} (text, at least one of the two)';
   }
 }

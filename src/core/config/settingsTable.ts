@@ -59,7 +59,20 @@ export interface ObjectRow extends RowBase {
   readonly default: Record<string, unknown>;
 }
 
-export type SettingRow = IntegerRow | StringRow | BooleanRow | ObjectRow;
+/** A module pair, as a dedicated agent serves it (seed 000's create_dedicated_instance). */
+export interface ModulePair {
+  sourceModule?: string;
+  targetModule?: string;
+}
+
+/** A list whose items are checked by `items`: today only module pairs. */
+export interface PairListRow extends RowBase {
+  readonly type: 'array';
+  readonly items: 'module-pair';
+  readonly default: readonly ModulePair[];
+}
+
+export type SettingRow = IntegerRow | StringRow | BooleanRow | ObjectRow | PairListRow;
 
 export const SECTION = 'agentPool';
 
@@ -92,6 +105,8 @@ export const SETTINGS_TABLE = [
   { key: 'pool.scaleDownAfterSeconds', type: 'integer', default: 300, unit: 'seconds', min: 1, max: 86_400, scope: 'window', applies: 'new-pools', feeds: { pool: 'scaleDownAfterMs', factor: 1000, optionMin: 1 } },
   { key: 'pool.keepSpareAgent', type: 'boolean', default: true, scope: 'window', applies: 'new-pools', feeds: { pool: 'keepSpareAgent' } },
   { key: 'pool.dedicatedPairs', type: 'boolean', default: false, scope: 'window', applies: 'new-pools', feeds: { pool: 'dedicatedPairs' } },
+  // Needs pool.strategy module-affinity, the only router that keeps other work off a dedicated agent: readSettings says so.
+  { key: 'pool.dedicatedAgents', type: 'array', items: 'module-pair', default: [], scope: 'window', applies: 'new-pools', feeds: { pool: 'dedicatedAgents' } },
   { key: 'recycle.maxAgeMinutes', type: 'integer', default: 240, unit: 'minutes', min: 0, max: 10_080, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxAgeMs', factor: MINUTE_MS } },
   { key: 'recycle.maxTurns', type: 'integer', default: 200, unit: 'turns', min: 0, max: 1_000_000, scope: 'window', applies: 'new-pools', feeds: { pool: 'recycleMaxTurns' } },
   // An idle agent should sleep: one whose process tree keeps half a core busy for two minutes with no turn is replaced.
@@ -127,7 +142,9 @@ type ValueOf<R extends Row> = R extends { type: 'integer' }
     ? boolean
     : R extends { type: 'object' }
       ? Record<string, unknown>
-      : string;
+      : R extends { type: 'array' }
+        ? ModulePair[]
+        : string;
 
 /** The pool options the settings feed, in the options' own units (ms, bytes). */
 export type PoolSettings = { -readonly [R in Row as R['feeds'] extends { pool: infer O extends string } ? O : never]: ValueOf<R> };

@@ -87,7 +87,6 @@ const OWN_LIMITS = {
 } as const satisfies Partial<Record<keyof PoolOptions, readonly [number, number]>>;
 
 const OWN_DEFAULTS = {
-  dedicatedAgents: [],
   sessionMode: 'fresh',
   cancelGraceMs: 2_000,
   killGraceMs: 2_000,
