@@ -106,7 +106,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     () => current.aggregate(),
     () => ({ conversations: conversations.current, titles: titles.all }),
   );
-  const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem, conversations.current));
+  const statusBar = new StatusBarController(() => statusInputOf(current, spawnBlockedReason() ?? current.registrationProblem));
   // An empty tree lets VS Code show a welcome: pick a profile on first use, or why Restricted Mode
   // starts nothing. Once other windows exist the tree is worth more, and says the same in a row.
   const otherWindowsLive = () => current.instances().some((instance) => !instance.isSelf && instance.health !== 'dead');

@@ -2,10 +2,10 @@
  * The Conversations section of the Agents view: one row per conversation, short ("15k/200k", or
  * "context lost · 15k/200k"), everything else in its tooltip. Pure: no `vscode` import.
  */
-import { formatContextUse, formatTokens } from '../core/conversations/conversation';
+import { formatContextUse, formatCostUsd, formatTokens } from '../core/conversations/conversation';
 import type { KeyedMetrics } from '../core/metrics/snapshot';
 import type { ConversationView } from '../core/service/conversations';
-import { formatCost, formatDuration, plural } from './statusModel';
+import { formatDuration, plural } from './statusModel';
 
 /** What the section needs: the conversations, their titles, and the per-session latency if measured here. */
 export interface ConversationRows {
@@ -66,7 +66,7 @@ function conversationNode(conversation: ConversationView, rows: ConversationRows
       `Turns: ${conversation.turns}`,
       `Context: ${formatContextUse(usage) ?? 'not reported by the agent'}`,
       `Tokens: ${formatTokens(usage.inputTokens)} in, ${formatTokens(usage.outputTokens)} out`,
-      usage.costUsd > 0 ? `Cost: ${formatCost(usage.costUsd)}` : undefined,
+      usage.costUsd > 0 ? `Cost: ${formatCostUsd(usage.costUsd)}` : undefined,
       session && session.prompts.completionMs.count > 0 ? `Time to answer (p95): ${formatDuration(session.prompts.completionMs.p95)}` : undefined,
       lost
         ? `Earlier context lost ${plural(conversation.contextLost, 'time')}${conversation.contextLostReason ? `: ${conversation.contextLostReason}` : ''}. The agent no longer knows what was said before.`

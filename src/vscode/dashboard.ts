@@ -5,9 +5,7 @@
  */
 import type { AggregateView } from '../core/metrics/aggregate';
 import type { AgentPoolService } from '../core/service/agentPoolService';
-import type { ConversationInfo } from '../core/conversations/conversation';
-import type { ConversationView } from '../core/service/conversations';
-import type { PoolMetrics } from '../core/metrics/snapshot';
+import type { ConversationMetrics, PoolMetrics } from '../core/metrics/snapshot';
 import type { StatusInput, UsageFigures } from './statusModel';
 import type { DashboardState, WindowFigures } from './treeModel';
 
@@ -21,16 +19,14 @@ interface Counts extends WindowFigures {
   queued: number;
 }
 
-/**
- * `conversations`: the registry directory's records; a window's context is that of the conversations
- * whose last turn it ran, and all windows' that of every record (the CLI's included).
- */
-export function statusInputOf(source: DashboardSource, cannotStartReason: string | undefined, conversations: readonly ConversationView[] = []): StatusInput {
+/** A window's context in use is that of the conversations its pools hold, from its snapshot; all windows' is their sum. */
+export function statusInputOf(source: DashboardSource, cannotStartReason: string | undefined): StatusInput {
   const pools = source.pools();
   const view = source.aggregate();
   const here = ownCounts(source);
   const others = otherWindows(view);
   const budget = source.budget();
+  const local = source.localMetrics();
   const othersAgents = sum(others, (w) => countsOf(w).agents);
   return {
     agentsHere: here.agents,
@@ -51,10 +47,15 @@ export function statusInputOf(source: DashboardSource, cannotStartReason: string
     cannotStartReason,
     usage: {
       windows: [
-        { name: selfName(view), isSelf: true, ...usageOfPools(source.localMetrics()?.pools ?? []), context: contextOf(ownedBy(conversations, view.selfId)) },
-        ...others.map((w) => ({ name: w.record?.workspaceName || w.id, isSelf: false, ...usageOfPools(w.snapshot?.pools ?? []), context: contextOf(ownedBy(conversations, w.id)) })),
+        { name: selfName(view), isSelf: true, ...usageOfPools(local?.pools ?? []), context: contextOf(local?.conversations ?? []) },
+        ...others.map((w) => ({ name: w.record?.workspaceName || w.id, isSelf: false, ...usageOfPools(w.snapshot?.pools ?? []), context: contextOf(w.snapshot?.conversations ?? []) })),
       ],
-      all: { inputTokens: view.totals.inputTokens, outputTokens: view.totals.outputTokens, costUsd: view.totals.costUsd, context: contextOf(conversations) },
+      all: {
+        inputTokens: view.totals.inputTokens,
+        outputTokens: view.totals.outputTokens,
+        costUsd: view.totals.costUsd,
+        context: contextOf([...(local?.conversations ?? []), ...others.flatMap((w) => w.snapshot?.conversations ?? [])]),
+      },
     },
   };
 }
@@ -68,16 +69,11 @@ export function usageOfPools(pools: readonly Pick<PoolMetrics, 'prompts'>[]): Us
   };
 }
 
-/** The conversations whose last turn window `id` ran. */
-export function ownedBy(conversations: readonly ConversationView[], id: string | undefined): ConversationView[] {
-  return id === undefined ? [] : conversations.filter((c) => c.owner.instanceId === id);
-}
-
 /** Context in use over the conversations that reported it, against their windows; undefined when none did. */
-export function contextOf(conversations: readonly Pick<ConversationInfo, 'usage'>[]): UsageFigures['context'] {
-  const reported = conversations.filter((c) => c.usage.contextUsed !== undefined);
+export function contextOf(conversations: readonly Pick<ConversationMetrics, 'contextUsed' | 'contextSize'>[]): UsageFigures['context'] {
+  const reported = conversations.filter((c) => c.contextUsed !== undefined);
   if (reported.length === 0) return undefined;
-  return { used: sum(reported, (c) => c.usage.contextUsed ?? 0), size: sum(reported, (c) => c.usage.contextSize ?? 0), conversations: reported.length };
+  return { used: sum(reported, (c) => c.contextUsed ?? 0), size: sum(reported, (c) => c.contextSize ?? 0), conversations: reported.length };
 }
 
 export function dashboardStateOf(source: DashboardSource, now: { monotonic: number; wall: number }): DashboardState {

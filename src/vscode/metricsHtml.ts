@@ -5,10 +5,10 @@
  */
 import type { AggregateView } from '../core/metrics/aggregate';
 import { bucketBounds, forEachStoredBucket, Histogram, type HistogramData } from '../core/metrics/histogram';
-import { formatContextUse, formatTokens } from '../core/conversations/conversation';
+import { formatContextUse, formatCostUsd, formatTokens } from '../core/conversations/conversation';
 import type { ConversationView } from '../core/service/conversations';
-import { contextOf, ownedBy, usageOfPools } from './dashboard';
-import { contextText, formatCost, formatDuration, formatPercent, plural } from './statusModel';
+import { contextOf, usageOfPools } from './dashboard';
+import { contextText, formatDuration, formatPercent, plural } from './statusModel';
 
 /** Coarse bins for charts: upper bounds in ms (the last bin is open-ended). */
 const CHART_BINS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -69,7 +69,7 @@ ${card('Prompts', String(t.prompts.total))}
 ${card('p50 / p95', `${formatDuration(t.completionMs.count ? t.completionMs.p50 : undefined)} / ${formatDuration(t.completionMs.count ? t.completionMs.p95 : undefined)}`)}
 ${card('Errors', formatPercent(t.errorRate))}
 ${card('Tokens (all windows)', formatTokens(t.inputTokens + t.outputTokens))}
-${card('Cost (all windows)', formatCost(t.costUsd))}
+${card('Cost (all windows)', formatCostUsd(t.costUsd))}
 </div>
 <h2>Latency across all windows</h2>
 <div class="charts">
@@ -87,8 +87,8 @@ ${view.windows
     const name = escapeHtml(w.record?.workspaceName || w.id) + (w.isSelf ? ' (this window)' : '');
     const health = w.health === 'live' ? 'live' : `<span class="warn">${w.health}</span>`;
     const usage = usageOfPools(pools);
-    const context = contextOf(ownedBy(extras.conversations ?? [], w.id));
-    return `<tr><td>${name}</td><td>${health}</td><td>${pools.reduce((n, p) => n + p.agents.total, 0)}</td><td>${pools.reduce((n, p) => n + p.agents.busy, 0)}</td><td>${prompts}</td><td>${formatDuration(merged.count ? merged.quantile(0.95) : undefined)}</td><td>${formatPercent(prompts ? errors / prompts : 0)}</td><td>${formatTokens(usage.inputTokens + usage.outputTokens)}</td><td>${formatCost(usage.costUsd)}</td><td>${context ? escapeHtml(contextText(context)) : '–'}</td><td>${(w.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>`;
+    const context = contextOf(w.snapshot?.conversations ?? []);
+    return `<tr><td>${name}</td><td>${health}</td><td>${pools.reduce((n, p) => n + p.agents.total, 0)}</td><td>${pools.reduce((n, p) => n + p.agents.busy, 0)}</td><td>${prompts}</td><td>${formatDuration(merged.count ? merged.quantile(0.95) : undefined)}</td><td>${formatPercent(prompts ? errors / prompts : 0)}</td><td>${formatTokens(usage.inputTokens + usage.outputTokens)}</td><td>${formatCostUsd(usage.costUsd)}</td><td>${context ? escapeHtml(contextText(context)) : '–'}</td><td>${(w.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>`;
   })
   .join('\n')}
 </table>
@@ -119,7 +119,7 @@ function conversationsTable(extras: MetricsExtras): string {
     const name = escapeHtml(title ?? c.key) + (title ? `<br><span style="opacity:.6">${escapeHtml(c.key)}</span>` : '');
     const lost = c.contextLost > 0 ? `<span class="warn">lost ${plural(c.contextLost, 'time')}${c.contextLostReason ? `: ${escapeHtml(c.contextLostReason)}` : ''}</span>` : 'kept';
     const where = c.agentId ? `${escapeHtml(c.agentId)} (this window)` : escapeHtml(c.owner.label || c.owner.instanceId);
-    return `<tr><td>${name}</td><td>${escapeHtml(c.profile)}</td><td>${where}</td><td>${c.turns}</td><td>${escapeHtml(formatContextUse(c.usage) ?? '–')}</td><td>${formatTokens(c.usage.inputTokens + c.usage.outputTokens)}</td><td>${formatCost(c.usage.costUsd)}</td><td>${lost}</td></tr>`;
+    return `<tr><td>${name}</td><td>${escapeHtml(c.profile)}</td><td>${where}</td><td>${c.turns}</td><td>${escapeHtml(formatContextUse(c.usage) ?? '–')}</td><td>${formatTokens(c.usage.inputTokens + c.usage.outputTokens)}</td><td>${formatCostUsd(c.usage.costUsd)}</td><td>${lost}</td></tr>`;
   });
   return `<h2>Conversations</h2>
 <table><tr><th>Conversation</th><th>Profile</th><th>Held by</th><th>Turns</th><th>Context</th><th>Tokens</th><th>Cost</th><th>Earlier context</th></tr>

@@ -3,7 +3,7 @@
  * text, tooltip and colour can be tested without VS Code (house style: git's statusbar.ts).
  * No `vscode` import here on purpose.
  */
-import { formatContextUse, formatTokens } from '../core/conversations/conversation';
+import { formatContextUse, formatCostUsd, formatTokens } from '../core/conversations/conversation';
 export interface StatusInput {
   agentsHere: number;
   agentsAll: number;
@@ -95,7 +95,7 @@ export function renderStatus(input: StatusInput): StatusView {
 /** Tokens, cost and context per window and in all: the figures a person pays for. */
 function usageLines(usage: NonNullable<StatusInput['usage']>): string[] {
   const row = (name: string, figures: UsageFigures) =>
-    `| ${name} | ${formatTokens(figures.inputTokens + figures.outputTokens)} | ${formatCost(figures.costUsd)} | ${figures.context ? contextText(figures.context) : '–'} |`;
+    `| ${name} | ${formatTokens(figures.inputTokens + figures.outputTokens)} | ${formatCostUsd(figures.costUsd)} | ${figures.context ? contextText(figures.context) : '–'} |`;
   return [
     '',
     '**Usage**',
@@ -110,12 +110,6 @@ function usageLines(usage: NonNullable<StatusInput['usage']>): string[] {
 /** "15k/200k (7.5%) in 1 conversation". */
 export function contextText(context: NonNullable<UsageFigures['context']>): string {
   return `${formatContextUse({ contextUsed: context.used, contextSize: context.size || undefined })} in ${plural(context.conversations, 'conversation')}`;
-}
-
-/** "$0.03", "$0.0042", "–" for nothing spent. */
-export function formatCost(usd: number): string {
-  if (!(usd > 0)) return '–';
-  return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
 }
 
 export function plural(count: number, noun: string): string {

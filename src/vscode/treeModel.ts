@@ -8,7 +8,8 @@ import type { AgentMetrics, KeyedMetrics, PairMetrics } from '../core/metrics/sn
 import type { HistogramSummary } from '../core/metrics/histogram';
 import type { ConversationView } from '../core/service/conversations';
 import { conversationSection } from './conversationNodes';
-import { formatCost, formatDuration, formatPercent, plural } from './statusModel';
+import { formatCostUsd } from '../core/conversations/conversation';
+import { formatDuration, formatPercent, plural } from './statusModel';
 
 export interface WindowFigures {
   agents: number;
@@ -302,7 +303,7 @@ function totals(state: DashboardState): TreeNode {
       row('p95', 'Time to answer', formatDuration(t.p95Ms), '95th percentile of completed prompts, all windows; cancelled prompts are not counted'),
       row('errors', 'Errors', formatPercent(t.errorRate)),
       row('tokens', 'Tokens', formatTokens(t.tokens), 'Input and output tokens of every prompt, all windows'),
-      row('cost', 'Cost', formatCost(t.costUsd ?? 0), 'What the agents reported their turns cost, all windows'),
+      row('cost', 'Cost', formatCostUsd(t.costUsd), 'What the agents reported their turns cost, all windows'),
       row('unresponsive', 'Windows not responding', String(t.unresponsive)),
     ],
   };

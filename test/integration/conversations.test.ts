@@ -73,11 +73,11 @@ describe('Conversations in VS Code', function () {
     await waitUntil(api, () => /15k\/200k \(7\.5%\) in 1 conversation/.test(api.testing.statusView()?.tooltip ?? ''), 'the status bar tooltip to show the context use').catch((error) => {
       throw new Error(`${(error as Error).message}; the tooltip is ${api.testing.statusView()?.tooltip}`);
     });
-    assert.match(api.testing.statusView()!.tooltip, /\(this window\) \| [\d.]+k? \| \$0\.03 \|/, 'the cost is not the last running total (3 × 0.01)');
+    assert.match(api.testing.statusView()!.tooltip, /\(this window\) \| [\d.]+k? \| \$0\.0300 \|/, 'the cost is not the last running total (3 × 0.01)');
     await takeScreenshot('tree-conversation');
 
     await vscode.commands.executeCommand('agentPool.showMetrics');
-    assert.match(api.testing.metricsHtml() ?? '', /<h2>Conversations<\/h2>[\s\S]*it-context-use[\s\S]*15k\/200k \(7\.5%\)[\s\S]*\$0\.03/);
+    assert.match(api.testing.metricsHtml() ?? '', /<h2>Conversations<\/h2>[\s\S]*it-context-use[\s\S]*15k\/200k \(7\.5%\)[\s\S]*\$0\.0300/);
     const rendered = await renderedWebviewText('Conversations');
     if (rendered !== undefined) assert.match(rendered, /it-context-use/);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');

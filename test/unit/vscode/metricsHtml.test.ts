@@ -45,9 +45,9 @@ describe('renderMetricsHtml', () => {
     };
     const html = renderMetricsHtml(view, { cspSource: 'x' }, { conversations: [lost], titles: new Map([['chat-1', 'fix the login bug']]) });
     assert.match(html, /<div class="value">15k<\/div><div class="label">Tokens \(all windows\)/);
-    assert.match(html, /<div class="value">\$0\.03<\/div><div class="label">Cost \(all windows\)/);
+    assert.match(html, /<div class="value">\$0\.0300<\/div><div class="label">Cost \(all windows\)/);
     assert.match(html, /<h2>Conversations<\/h2>/);
     assert.match(html, /fix the login bug<br>.*chat-1/);
-    assert.match(html, /<td>15k\/200k \(7\.5%\)<\/td><td>1\.2k<\/td><td>\$0\.03<\/td><td><span class="warn">lost 1 time: demo-2 &#60;cannot&#62; resume/);
+    assert.match(html, /<td>15k\/200k \(7\.5%\)<\/td><td>1\.2k<\/td><td>\$0\.0300<\/td><td><span class="warn">lost 1 time: demo-2 &#60;cannot&#62; resume/);
   });
 });

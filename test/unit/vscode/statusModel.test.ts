@@ -72,8 +72,8 @@ describe('renderStatus', () => {
         },
       }),
     );
-    assert.match(view.tooltip, /\| api \(this window\) \| 15k \| \$0\.03 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
-    assert.match(view.tooltip, /\| web \| 500 \| – \| – \|/);
-    assert.match(view.tooltip, /\| All windows \| 15\.5k \| \$0\.03 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
+    assert.match(view.tooltip, /\| api \(this window\) \| 15k \| \$0\.0300 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
+    assert.match(view.tooltip, /\| web \| 500 \| - \| – \|/);
+    assert.match(view.tooltip, /\| All windows \| 15\.5k \| \$0\.0300 \| 15k\/200k \(7\.5%\) in 1 conversation \|/);
   });
 });

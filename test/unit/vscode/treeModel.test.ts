@@ -108,7 +108,7 @@ describe('buildTree', () => {
     assert.equal(row.conversationKey, 'chat-1');
     assert.match(row.tooltip!, /Context: 15k\/200k \(7\.5%\)/);
     assert.match(row.tooltip!, /Tokens: 1\.2k in, 300 out/);
-    assert.match(row.tooltip!, /Cost: \$0\.03/);
+    assert.match(row.tooltip!, /Cost: \$0\.0300/);
     assert.match(row.tooltip!, /on demo-1 in this window/);
   });
 
