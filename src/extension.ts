@@ -19,6 +19,8 @@ import { SettingsReader } from './vscode/settingsReader';
 import { StatusBarController } from './vscode/statusBar';
 import type { StatusView } from './vscode/statusModel';
 import { TRANSCRIPT_SCHEME, TranscriptProvider } from './vscode/transcripts';
+import { PromptInput } from './vscode/promptInput';
+import { TranscriptPanels } from './vscode/transcriptPanels';
 import { buildTree } from './vscode/treeModel';
 import { AgentTreeView } from './vscode/treeView';
 import { ConversationCache } from './vscode/conversationCache';
@@ -53,6 +55,8 @@ export interface ExtensionExports extends AgentPoolApi {
     loadMs: number;
     service: AgentPoolService;
     metricsHtml(): string | undefined;
+    /** The HTML bodies a Run Prompt transcript's panel was given, oldest first. */
+    transcriptBodies(uri: string): readonly string[];
   };
 }
 
@@ -102,6 +106,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     (message) => log.warn(`conversations: ${message}`),
   );
   const transcripts = new TranscriptProvider();
+  const transcriptPanels = new TranscriptPanels(transcripts, log);
+  const promptInput = new PromptInput();
   const metricsPanel = new MetricsPanel(
     () => current.aggregate(),
     () => ({ conversations: conversations.current, titles: titles.all }),
@@ -184,16 +190,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       // After start(): pools need the registry and budget, and start() itself starts pools if trusted by then.
       void startup.then(() => startPools(current, log));
     }),
+    promptInput,
+    transcriptPanels,
     ...registerCommands({
       service: current,
       log,
       recentLog,
-      transcripts,
+      runPrompt: { transcripts, titles, input: promptInput, show: (uri) => transcriptPanels.show(uri) },
       metricsPanel,
       spawnBlockedReason,
       selectProfile: (name) => selectProfile(current, name),
       onDidCloseConversation: (key) => {
         titles.forget(key);
+        transcripts.forget(key);
         void conversations.refresh();
       },
       conversationTitle: (key) => titles.get(key),
@@ -240,6 +249,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       loadMs,
       service: current,
       metricsHtml: () => metricsPanel.html,
+      transcriptBodies: (uri) => transcriptPanels.shownBodies(uri),
     },
   };
 }

@@ -13,15 +13,14 @@ import { profileItems } from './profilePicker';
 import { plural } from './statusModel';
 import { parseLimits } from './limits';
 import type { MetricsPanel } from './metricsPanel';
-import { runPrompt, type RunPromptArgs } from './runPrompt';
-import type { TranscriptProvider } from './transcripts';
+import { runPrompt, type RunPromptArgs, type RunPromptDeps } from './runPrompt';
 import type { TreeNode } from './treeModel';
 
 export interface CommandDeps {
   service: AgentPoolService;
   log: vscode.LogOutputChannel;
   recentLog: RecentLog;
-  transcripts: TranscriptProvider;
+  runPrompt: Omit<RunPromptDeps, 'service'>;
   metricsPanel: MetricsPanel;
   spawnBlockedReason: () => string | undefined;
   selectProfile: (name?: string) => Promise<string | undefined>;
@@ -56,9 +55,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       service.scalePool(name, chosen);
       deps.log.info(`pool ${name} scaled by the user to ${chosen.minAgents ?? pool?.minAgents}-${chosen.maxAgents ?? pool?.maxAgents} agents`);
     },
-    [Commands.runPrompt]: (args?: RunPromptArgs) => runPrompt(service, deps.transcripts, args ?? {}),
-    [Commands.sendPromptToAgent]: (target?: TreeNode) =>
-      runPrompt(service, deps.transcripts, { profile: target?.profile, agentId: target?.agentId }),
+    [Commands.runPrompt]: (args?: RunPromptArgs) => runPrompt({ service, ...deps.runPrompt }, args ?? {}),
+    [Commands.sendPromptToAgent]: (target?: TreeNode) => runPrompt({ service, ...deps.runPrompt }, { profile: target?.profile, agentId: target?.agentId }),
     [Commands.recycleAgent]: async (target?: TreeNode | string) =>
       withAgent(service, target, 'Recycle which agent?', (id) => {
         service.recycleAgent(id);

@@ -28,6 +28,7 @@ export const Commands = {
   retryPool: 'agentPool.retryPool',
   openProfileSettings: 'agentPool.openProfileSettings',
   closeConversation: 'agentPool.closeConversation',
+  sendPrompt: 'agentPool.sendPrompt',
 } as const;
 
 export const ContextKeys = {
@@ -36,4 +37,6 @@ export const ContextKeys = {
   hasPools: 'agentPool.hasPools',
   /** Which welcome the Agents view shows while empty: 'profile', 'restricted', or '' for none. */
   welcome: 'agentPool.welcome',
+  /** The active editor is a Run Prompt prompt waiting to be sent. */
+  promptEditor: 'agentPool.promptEditor',
 } as const;

@@ -3,7 +3,11 @@ import * as vscode from 'vscode';
 import { errorMessage } from '../core/common/errors';
 import type { AgentPoolService } from '../core/service/agentPoolService';
 import { stopReasonText } from './chat/chatParts';
-import { formatDuration } from './statusModel';
+import { noteForEvent } from './continuityNote';
+import { shortContextUse } from './conversationNodes';
+import { titleOf, type ConversationTitles } from './conversationTitles';
+import type { PromptInput } from './promptInput';
+import { formatDuration, plural } from './statusModel';
 import type { TranscriptProvider } from './transcripts';
 
 /** Arguments that skip the pickers, for keybindings, other extensions and tests. */
@@ -15,79 +19,116 @@ export interface RunPromptArgs {
   targetModule?: string;
   /** Exactly this agent (Send Prompt to This Agent). */
   agentId?: string;
-  /** Open the transcript editor (default true). */
+  /** Show the transcript (default true). */
   show?: boolean;
+  /** Type the prompt in an editor (several lines) instead of the input box. */
+  editor?: boolean;
 }
 
 export interface RunPromptOutcome {
   uri: string;
+  /** The whole transcript document (every turn of the conversation so far). */
   text: string;
+  /** This turn's answer. */
+  answer?: string;
   stopReason?: string;
   agentId?: string;
   profile?: string;
+  continuity?: string;
   error?: string;
+}
+
+export interface RunPromptDeps {
+  service: AgentPoolService;
+  transcripts: TranscriptProvider;
+  titles: ConversationTitles;
+  input: PromptInput;
+  /** Shows a transcript rendered. */
+  show: (uri: vscode.Uri) => Promise<void>;
 }
 
 const AUTOMATIC = 'Automatic';
 
 /**
- * Run Prompt…: pick a profile (or automatic routing across running pools), optionally a
- * conversation to continue, type the prompt; the answer streams into a read-only editor and the
- * run can be cancelled from the progress notification.
+ * Run Prompt…: a conversation to continue (its profile comes with it) or a new one, a profile for a
+ * new one, then the prompt, in an input box or an editor for several lines. The answer streams into
+ * the conversation's rendered document, one per conversation, each turn appended; the progress
+ * notification can cancel it and closes with the answer.
  */
-export async function runPrompt(
-  service: AgentPoolService,
-  transcripts: TranscriptProvider,
-  args: RunPromptArgs = {},
-): Promise<RunPromptOutcome | undefined> {
-  const profile = args.profile ?? (await pickProfile(service));
+export async function runPrompt(deps: RunPromptDeps, args: RunPromptArgs = {}): Promise<RunPromptOutcome | undefined> {
+  const { service, transcripts, titles } = deps;
+  let profile = args.profile;
+  let sessionKey = args.sessionKey;
+  if (profile === undefined && sessionKey === undefined && args.prompt === undefined && !args.agentId) {
+    const picked = await pickConversation(service, titles);
+    if (!picked) return undefined;
+    sessionKey = picked.key || undefined;
+    profile = picked.profile;
+  }
+  profile ??= await pickProfile(service);
   if (profile === undefined) return undefined;
-  const sessionKey = args.sessionKey ?? (args.prompt === undefined && !args.agentId ? await pickSession(service) : undefined);
-  if (sessionKey === null) return undefined;
-  const prompt = args.prompt ?? (await vscode.window.showInputBox({ title: 'Agent Pool: Run Prompt', prompt: 'What should the agent do?', ignoreFocusOut: true }));
-  if (!prompt) return undefined;
+  const prompt = args.prompt ?? (await deps.input.ask(`Agent Pool: Run Prompt (${profile === AUTOMATIC ? 'automatic routing' : profile})`, { editor: args.editor }));
+  if (!prompt?.trim()) return undefined;
 
   const automatic = profile === AUTOMATIC;
   if (!automatic && !service.pools().some((p) => p.profile === profile)) await service.startPool(profile);
-  const transcript = transcripts.create(`${automatic ? 'Automatic' : profile}: ${firstLine(prompt)}`);
-  if (args.show !== false) {
-    // The .md path makes it Markdown; no setTextDocumentLanguage, which would swap the document.
-    const document = await vscode.workspace.openTextDocument(transcript.uri);
-    await vscode.window.showTextDocument(document, { preview: false, preserveFocus: true });
-  }
+  const title = sessionKey ? titles.nameAfterFirstPrompt(sessionKey, prompt) : titleOf(prompt);
+  const turn = transcripts.beginTurn({ conversation: sessionKey, title, prompt, who: automatic ? 'Agent' : profile });
+  if (args.show !== false) await deps.show(turn.uri);
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'Agent Pool: running prompt', cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `Agent Pool: ${title}`, cancellable: true },
     async (progress, token) => {
       const abort = new AbortController();
       const subscription = token.onCancellationRequested(() => abort.abort());
+      // Said in the transcript as it happens: the conversation moved to another agent, or lost its context.
+      const continuity = sessionKey ? service.onDidPoolEvent((event) => {
+        const note = noteForEvent(event, sessionKey);
+        if (note) turn.note(note);
+      }) : undefined;
       const started = Date.now();
+      let answer = '';
       try {
         const result = await service.run(prompt, {
           profiles: automatic ? undefined : [profile],
-          sessionKey: sessionKey || undefined,
+          sessionKey,
           sourceModule: args.sourceModule,
           targetModule: args.targetModule,
           agentId: args.agentId,
           signal: abort.signal,
-          task: firstLine(prompt),
+          task: title,
           // Until the first event: "waiting for claude's first output · 25 s", so silence is visible.
           onWaiting: (wait) => {
             if (wait) progress.report({ message: describeFirstOutputWait(wait) });
           },
           onEvent: (event) => {
-            if (event.kind === 'text' && event.text) transcript.append(event.text);
-            else if (event.kind === 'tool-call' && event.text) transcript.append(`\n\n> tool: ${event.text}\n\n`);
-            progress.report({ message: `${Math.round((Date.now() - started) / 100) / 10} s` });
+            if (event.kind === 'text' && event.text) {
+              answer += event.text;
+              turn.append(event.text);
+            } else if (event.kind === 'tool-call' && event.text) turn.note(`> tool: ${event.text}`);
+            progress.report({ message: `answering · ${Math.round((Date.now() - started) / 1000)} s` });
           },
         });
-        transcript.finish([stopReasonText(result.stopReason) ?? 'Answered', `agent ${result.agentId} (${result.profile})`, formatDuration(result.totalMs)].join(' · '));
-        return { uri: transcript.uri.toString(), text: transcripts.textOf(transcript.uri), stopReason: result.stopReason, agentId: result.agentId, profile: result.profile };
+        const footer = [stopReasonText(result.stopReason) ?? 'Answered', `agent ${result.agentId} (${result.profile})`, formatDuration(result.totalMs)];
+        const context = sessionKey ? await service.conversations.get(sessionKey).catch(() => undefined) : undefined;
+        const used = context && shortContextUse(context.usage);
+        if (used) footer.push(`context ${used}`);
+        turn.finish(footer.join(' · '));
+        return {
+          uri: turn.uri.toString(),
+          text: transcripts.textOf(turn.uri),
+          answer,
+          stopReason: result.stopReason,
+          agentId: result.agentId,
+          profile: result.profile,
+          continuity: result.continuity,
+        };
       } catch (error) {
         const message = errorMessage(error);
-        transcript.finish(`**Failed:** ${message}`);
+        turn.finish(abort.signal.aborted ? `Cancelled after ${formatDuration(Date.now() - started)}` : `Failed: ${message}`);
         if (!abort.signal.aborted) void vscode.window.showErrorMessage(`Agent Pool: ${message}`);
-        return { uri: transcript.uri.toString(), text: transcripts.textOf(transcript.uri), error: message };
+        return { uri: turn.uri.toString(), text: transcripts.textOf(turn.uri), answer, error: message };
       } finally {
+        continuity?.dispose();
         subscription.dispose();
       }
     },
@@ -108,22 +149,27 @@ async function pickProfile(service: AgentPoolService): Promise<string | undefine
   return picked?.label;
 }
 
-/** '' for a one-off prompt, a key to continue a conversation, null when dismissed. */
-async function pickSession(service: AgentPoolService): Promise<string | null> {
-  const sessions = service.localMetrics()?.sessions ?? [];
-  const items: vscode.QuickPickItem[] = [
-    { label: 'One-off prompt', description: 'no conversation' },
-    { label: 'New conversation…', description: 'name it to continue it later' },
-    ...sessions.map((s) => ({ label: s.key, description: `${s.prompts.total} prompts · ${s.profile}` })),
+/** A conversation to continue (with its profile), a new one ('' key for a one-off), or undefined when dismissed. */
+async function pickConversation(service: AgentPoolService, titles: ConversationTitles): Promise<{ key: string; profile?: string } | undefined> {
+  const conversations = await service.conversations.list().catch(() => []);
+  type Item = vscode.QuickPickItem & { key?: string; profile?: string; create?: boolean };
+  const items: Item[] = [
+    { label: '$(add) New conversation…', description: 'name it to continue it later', create: true },
+    { label: '$(comment) One-off prompt', description: 'no conversation', key: '' },
+    ...(conversations.length ? [{ label: 'Continue', kind: vscode.QuickPickItemKind.Separator } as Item] : []),
+    ...conversations.map((c) => ({
+      label: titles.get(c.key) ?? c.key,
+      description: [c.profile, plural(c.turns, 'turn'), shortContextUse(c.usage), c.contextLost > 0 ? 'context lost' : undefined].filter(Boolean).join(' · '),
+      detail: titles.get(c.key) ? c.key : undefined,
+      key: c.key,
+      profile: c.profile,
+    })),
   ];
-  const picked = await vscode.window.showQuickPick(items, { title: 'Agent Pool: Conversation' });
-  if (!picked) return null;
-  if (picked.label === 'One-off prompt') return '';
-  if (picked.label === 'New conversation…') return (await vscode.window.showInputBox({ prompt: 'Conversation name' })) ?? null;
-  return picked.label;
-}
-
-function firstLine(text: string): string {
-  const line = text.split('\n').find((l) => l.trim() && !l.startsWith('/demo')) ?? text;
-  return line.length > 60 ? `${line.slice(0, 57)}…` : line;
+  const picked = await vscode.window.showQuickPick(items, { title: 'Agent Pool: Run Prompt in…', matchOnDetail: true });
+  if (!picked) return undefined;
+  if (picked.create) {
+    const name = await vscode.window.showInputBox({ title: 'Agent Pool: New conversation', prompt: 'A name to continue it by (Run Prompt, the CLI\'s --session)' });
+    return name?.trim() ? { key: name.trim() } : undefined;
+  }
+  return { key: picked.key ?? '', profile: picked.profile };
 }

@@ -75,14 +75,8 @@ describe('Agent Pool: what the user sees', function () {
     await waitUntil(api, () => counts(api.testing.statusText()).windows === 1, 'the second window to leave');
   });
 
-  it('Run Prompt with the demo agent streams the answer into an editor', async () => {
-    // What the user sees: sample the transcript editor while the answer arrives in 6 chunks over ~0.9 s.
-    const seen = new Set<string>();
-    const sampler = setInterval(() => {
-      for (const editor of vscode.window.visibleTextEditors) {
-        if (editor.document.uri.scheme === 'agent-pool-run') seen.add(editor.document.getText());
-      }
-    }, 40);
+  it('Run Prompt with the demo agent streams the answer into a rendered document', async () => {
+    // What the user sees: what streamed into the rendered transcript while the answer arrived in 6 chunks over ~0.9 s.
     try {
       const outcome = (await vscode.commands.executeCommand('agentPool.runPrompt', {
         profile: 'demo',
@@ -90,15 +84,18 @@ describe('Agent Pool: what the user sees', function () {
       })) as { text: string; stopReason: string; uri: string };
       assert.equal(outcome.stopReason, 'end_turn');
       assert.match(outcome.text, /hello from the integration test/);
-      const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === outcome.uri);
-      assert.ok(editor, 'the transcript is not open in an editor');
-      await waitUntil(api, () => /Answered · agent demo-\d+ \(demo\) · \d/.test(editor.document.getText()), 'the transcript to show the end of the turn');
-      assert.match(editor.document.getText(), /hello from the integration test/);
-      assert.doesNotMatch(editor.document.getText(), /end_turn|0\.00 s/, 'protocol words or a meaningless duration reach the user');
-      const partial = [...seen].filter((text) => !/Answered ·/.test(text) && text.includes('# demo:'));
-      assert.ok(partial.length >= 2, `the editor showed ${partial.length} partial states of the answer; it was not streamed`);
+      const bodies = () => api.testing.transcriptBodies(outcome.uri);
+      await waitUntil(api, () => /Answered · agent demo-\d+ \(demo\) · \d/.test(bodies().at(-1) ?? ''), 'the transcript to show the end of the turn');
+      assert.match(bodies().at(-1)!, /<h1[^>]*>hello from the integration test<\/h1>/, 'the transcript is not rendered as Markdown');
+      assert.doesNotMatch(bodies().at(-1)!, /end_turn|0\.00 s/, 'protocol words or a meaningless duration reach the user');
+      // After the "demo" heading of the answer: some of it, not yet all.
+      const answerOf = (body: string) => body.split('<strong>demo</strong>')[1]?.replace(/<[^>]+>/g, '').trim() ?? '';
+      const partial = bodies().filter((body) => answerOf(body) !== '' && !answerOf(body).includes('hello from the integration test'));
+      assert.ok(partial.length >= 2, `the transcript showed ${partial.length} partial states of the answer; it was not streamed`);
+      const rendered = await renderedWebviewText('Answered · agent demo-');
+      if (rendered !== undefined) assert.match(rendered, /hello from the integration test/);
     } finally {
-      clearInterval(sampler);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     }
   });
 

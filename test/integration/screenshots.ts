@@ -29,11 +29,12 @@ export async function renderedWebviewText(contains: string): Promise<string | un
 /**
  * The text a person sees in the workbench element `selector` once it shows `contains` (waits up to 15 s), read by the
  * launcher from the browser; undefined under desktop VS Code. Throws with what the element shows instead.
+ * `lacks`: once it no longer shows `contains` instead.
  */
-export async function renderedPageText(selector: string, contains: string): Promise<string | undefined> {
+export async function renderedPageText(selector: string, contains: string, options: { lacks?: boolean } = {}): Promise<string | undefined> {
   const url = process.env.AGENT_POOL_PAGE_TEXT_URL;
   if (!url) return undefined;
-  const response = await fetch(`${url}?selector=${encodeURIComponent(selector)}&contains=${encodeURIComponent(contains)}`);
+  const response = await fetch(`${url}?selector=${encodeURIComponent(selector)}&contains=${encodeURIComponent(contains)}${options.lacks ? '&lacks=1' : ''}`);
   const text = await response.text();
   if (!response.ok) throw new Error(text);
   return text;

@@ -231,19 +231,21 @@ async function answerWebviewText(page, params, response) {
 /**
  * GET <url>?selector=<css>&contains=<text>: the visible text of the workbench element matching <selector> once it
  * shows <text> (200), or after 15 s what it shows instead (404): what a person reads in the Chat view, for instance.
+ * With &lacks=1 instead: once it no longer shows <text> (a notification that closed).
  */
 async function answerPageText(page, params, response) {
   const selector = params.get('selector') ?? 'body';
   const wanted = params.get('contains') ?? '';
+  const lacks = params.get('lacks') === '1';
   const deadline = Date.now() + 15_000;
   let text = '';
   while (page) {
     text = await page.evaluate((css) => [...document.querySelectorAll(css)].map((element) => element.innerText).join('\n'), selector).catch(() => '');
-    if (text.includes(wanted)) return response.writeHead(200, { 'content-type': 'text/plain' }).end(text);
+    if (text.includes(wanted) !== lacks) return response.writeHead(200, { 'content-type': 'text/plain' }).end(text);
     if (Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  response.writeHead(404, { 'content-type': 'text/plain' }).end(`"${selector}" does not show "${wanted}"; it shows: ${JSON.stringify(text)}`);
+  response.writeHead(404, { 'content-type': 'text/plain' }).end(`"${selector}" ${lacks ? 'still shows' : 'does not show'} "${wanted}"; it shows: ${JSON.stringify(text)}`);
 }
 
 function freePort() {
