@@ -7,8 +7,9 @@ import type { CpuSample, RecyclableAgent, RecycleReason } from './policies/recyc
 import type { RoutableAgent } from './routers/agentRouters';
 
 /**
- * Which state may follow which. The pool changes state only through `AgentPool.transition`, which
- * checks this table and fires the one `agent-state` event, so no code path can skip a step.
+ * Which state may follow which. States change only in `AgentTable.transition` (the pool's
+ * `transition` for its supervisor, dispatcher and shutdown), which checks this table and fires the
+ * one `agent-state` event, so no code path can skip a step.
  */
 const ALLOWED_TRANSITIONS: Record<AgentState | 'new', readonly AgentState[]> = {
   new: ['starting'],
@@ -32,33 +33,55 @@ export function canTransition(from: AgentState | undefined, to: AgentState): boo
   return ALLOWED[from ?? 'new'][to] === true;
 }
 
-/** One logical agent of a pool: its current process, its budget slot and its statistics. */
+/** The turn in progress on an agent: its session, and how to fail it at once. */
+export interface AgentTurn {
+  sessionId: string;
+  interrupt?: (error: Error) => void;
+  abandoned?: Error;
+}
+
+/**
+ * Why an agent that is down, or going down, comes back under its own id: after a crash (through
+ * the restart queue and its backoff), or at once because the user asked (no backoff, no queue).
+ */
+export type ComingBack = 'after-crash' | 'for-user';
+
+/** A process on its way out: stopped on purpose (retire) or cleaned up after it crashed; `done` once it and its slot are gone. */
+export interface Stopping {
+  readonly deliberate: boolean;
+  readonly done: Promise<void>;
+}
+
+/**
+ * One logical agent of a pool: its current process, its budget slot and its statistics. Its status
+ * (state, who holds it, the running turn, whether it is stopping and whether it comes back) is
+ * private: it changes through the verbs below, and its state only through `enter`, which only
+ * `AgentTable.transition` calls (after checking the table of allowed changes).
+ */
 export class PooledAgent implements RoutableAgent, RecyclableAgent {
-  state: AgentState | undefined;
-  connection: AgentConnection | undefined;
-  connectionListeners: Disposable[] = [];
-  slot: BudgetSlot | undefined;
-  pid: number | undefined;
-  startedAt = 0;
-  startedMonotonic = 0;
-  turns = 0;
-  /** Turns of the current process only: what recycling by turns counts. */
-  processTurns = 0;
-  busyMs = 0;
-  lastReleasedAt = 0;
-  leasedAt = 0;
-  restarts = 0;
-  /** The lease holding this agent, if any. */
-  lease: object | undefined;
-  /** The turn in progress (cleared when it settles): its session, and how to fail it at once. */
-  turn: { sessionId: string; interrupt?: (error: Error) => void; abandoned?: Error } | undefined;
-  /** Set while the pool is stopping this agent's process on purpose. */
-  retiring = false;
-  /** Settles once the process being stopped (on purpose or after a crash) is gone and its slot is free. */
-  stopping: Promise<void> | undefined;
-  /** A user asked for a restart: it skips the crash backoff and the restart queue. */
-  userRestart = false;
-  currentTask: string | undefined;
+  private current: AgentState | undefined;
+  private holder: object | undefined;
+  private running: AgentTurn | undefined;
+  private comingBackAs: ComingBack | undefined;
+  private stoppingNow: Stopping | undefined;
+  private recycleDue: RecycleReason | undefined;
+  private process: AgentConnection | undefined;
+  private processListeners: Disposable[] = [];
+  private heldSlot: BudgetSlot | undefined;
+  private processId: number | undefined;
+  private readyAt = 0;
+  private readyMonotonic = 0;
+  private turnCount = 0;
+  private processTurnCount = 0;
+  private leasedMs = 0;
+  private releasedAt = 0;
+  private leaseStartedAt = 0;
+  private restartCount = 0;
+  private task: string | undefined;
+  private spare: Promise<string> | undefined;
+  private spareId: string | undefined;
+  private ownSession: string | undefined;
+  /** Kept by the recycle monitor (policies/recycler.ts): its measurements of this process. */
   rssBytes: number | undefined;
   samplesOverMemoryLimit = 0;
   idleCpuSamples: CpuSample[] = [];
@@ -70,15 +93,6 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
   recycleHistory: number[] = [];
   /** The limit whose recycle the cap holds back, reported once until a recycle goes through again. */
   recycleCapped: RecycleReason | undefined;
-  /** Set when a limit is reached mid-lease: recycled as soon as the lease ends, never mid-turn. */
-  recyclePending: RecycleReason | undefined;
-  /** Crashed and queued for a restart: counts toward the pool's size so nothing double-spawns. */
-  awaitingRestart = false;
-  /** The agent's own session ('reuse' mode) or the next fresh one, opened ahead of the lease that takes it. */
-  spareSession: Promise<string> | undefined;
-  /** The spare's id once it has opened: the lease that takes it then starts its turn without waiting. */
-  spareSessionId: string | undefined;
-  defaultSession: string | undefined;
   /** sessionKey -> the conversation's session id, open on this process (its context lives here). */
   readonly stickySessions = new Map<string, string>();
 
@@ -87,8 +101,207 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
     readonly ordinal: number,
   ) {}
 
+  get state(): AgentState | undefined {
+    return this.current;
+  }
+
+  /** The lease holding this agent, if any. */
+  get lease(): object | undefined {
+    return this.holder;
+  }
+
+  /** The turn in progress (cleared when it settles). */
+  get turn(): AgentTurn | undefined {
+    return this.running;
+  }
+
+  /** Crashed or being restarted for the user: counts toward the pool's size so nothing double-spawns. */
+  get awaitingRestart(): boolean {
+    return this.comingBackAs !== undefined;
+  }
+
+  /** A user asked for a restart: it skips the crash backoff and the restart queue. */
+  get restartingForUser(): boolean {
+    return this.comingBackAs === 'for-user';
+  }
+
+  /** Settles once the process being stopped (on purpose or after a crash) is gone and its slot is free. */
+  get stopping(): Promise<void> | undefined {
+    return this.stoppingNow?.done;
+  }
+
+  /** The pool is stopping this agent's process on purpose: its exit is expected. */
+  get retiring(): boolean {
+    return this.stoppingNow?.deliberate === true;
+  }
+
+  /** A limit reached mid-lease: recycled as soon as the lease ends, never mid-turn. */
+  get recyclePending(): RecycleReason | undefined {
+    return this.recycleDue;
+  }
+
+  get connection(): AgentConnection | undefined {
+    return this.process;
+  }
+
+  get slot(): BudgetSlot | undefined {
+    return this.heldSlot;
+  }
+
+  get pid(): number | undefined {
+    return this.processId;
+  }
+
+  /** Wall-clock ms the current process became ready. */
+  get startedAt(): number {
+    return this.readyAt;
+  }
+
+  /** Monotonic ms the current process became ready; 0 before. */
+  get startedMonotonic(): number {
+    return this.readyMonotonic;
+  }
+
+  get turns(): number {
+    return this.turnCount;
+  }
+
+  /** Turns of the current process only: what recycling by turns counts. */
+  get processTurns(): number {
+    return this.processTurnCount;
+  }
+
+  get busyMs(): number {
+    return this.leasedMs;
+  }
+
+  get lastReleasedAt(): number {
+    return this.releasedAt;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  get currentTask(): string | undefined {
+    return this.task;
+  }
+
+  /** The agent's own session ('reuse' mode) or the next fresh one, opened ahead of the lease that takes it. */
+  get spareSession(): Promise<string> | undefined {
+    return this.spare;
+  }
+
+  /** 'reuse' mode: the agent's own session once it has opened. */
+  get defaultSession(): string | undefined {
+    return this.ownSession;
+  }
+
   get live(): boolean {
-    return this.state !== 'stopped' || this.awaitingRestart;
+    return this.current !== 'stopped' || this.comingBackAs !== undefined;
+  }
+
+  /** Only AgentTable.transition calls this, after checking the move is allowed and before updating its indexes. */
+  enter(to: AgentState): void {
+    this.current = to;
+  }
+
+  /** Handed out to `lease` (the table moves it to busy). */
+  leaseTo(lease: object, task: string | undefined, now: number): void {
+    this.holder = lease;
+    this.leaseStartedAt = now;
+    this.task = task;
+  }
+
+  /** The lease ends: its time counts as busy. False when `lease` no longer holds the agent (its process went). */
+  release(lease: object, now: number): boolean {
+    if (this.holder !== lease) return false;
+    this.holder = undefined;
+    this.task = undefined;
+    this.leasedMs += now - this.leaseStartedAt;
+    this.releasedAt = now;
+    return true;
+  }
+
+  beginTurn(): AgentTurn {
+    const turn: AgentTurn = { sessionId: '' };
+    this.running = turn;
+    return turn;
+  }
+
+  /** The turn settled: counted, whatever its outcome. */
+  endTurn(turn: AgentTurn): void {
+    if (this.running === turn) this.running = undefined;
+    this.turnCount++;
+    this.processTurnCount++;
+  }
+
+  /** Fails the running turn at once with `error` (the user restarted the agent, its slot was lost). */
+  abandonTurn(error: Error): void {
+    const turn = this.running;
+    if (!turn) return;
+    turn.abandoned = error;
+    turn.interrupt?.(error);
+  }
+
+  /** Recycled when the current lease ends. */
+  recycleAfterLease(reason: RecycleReason): void {
+    this.recycleDue = reason;
+  }
+
+  /** The cap on recycles holds this one back: nothing stays pending. */
+  dropPendingRecycle(): void {
+    this.recycleDue = undefined;
+  }
+
+  /** Comes back under this id once its process is gone (see ComingBack). */
+  comeBack(how: ComingBack): void {
+    this.comingBackAs = how;
+  }
+
+  /** Does not come back: the restart was given up, or is starting now. */
+  stayDown(): void {
+    this.comingBackAs = undefined;
+  }
+
+  /** Its process is being stopped; cleared once `done` settles (unless a newer stop replaced it). */
+  stopWith(deliberate: boolean, done: Promise<void>): Promise<void> {
+    const stopping: Stopping = { deliberate, done: done.finally(() => {
+      if (this.stoppingNow === stopping) this.stoppingNow = undefined;
+    }) };
+    this.stoppingNow = stopping;
+    return stopping.done;
+  }
+
+  countRestart(): number {
+    return ++this.restartCount;
+  }
+
+  /** The budget slot its next process runs under. */
+  holdSlot(slot: BudgetSlot): void {
+    this.heldSlot = slot;
+  }
+
+  /** A new process for this agent; its listeners go with it at detachProcess. */
+  attach(connection: AgentConnection, listeners: Disposable[]): void {
+    this.process = connection;
+    this.processListeners.push(...listeners);
+  }
+
+  noteSpawned(pid: number): void {
+    this.processId = pid;
+  }
+
+  becameReady(wallNow: number, monotonicNow: number): void {
+    this.readyAt = wallNow;
+    this.readyMonotonic = monotonicNow;
+  }
+
+  /** The budget slot, handed over for release once the process is gone. */
+  takeSlot(): BudgetSlot | undefined {
+    const slot = this.heldSlot;
+    this.heldSlot = undefined;
+    return slot;
   }
 
   info(profile: string, conversations?: { values(): Iterable<{ agentId?: string; usage: { contextUsed?: number; contextSize?: number } }> }): AgentInfo {
@@ -109,56 +322,56 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
       contextSize,
       id: this.id,
       profile,
-      pid: this.pid,
-      state: this.state ?? 'starting',
-      turns: this.turns,
-      startedAt: this.startedAt,
-      currentTask: this.currentTask,
+      pid: this.processId,
+      state: this.current ?? 'starting',
+      turns: this.turnCount,
+      startedAt: this.readyAt,
+      currentTask: this.task,
       rssBytes: this.rssBytes,
-      restarts: this.restarts,
+      restarts: this.restartCount,
     };
   }
 
   /** Forgets everything tied to the old process. */
   detachProcess(): AgentConnection | undefined {
-    const connection = this.connection;
-    for (const listener of this.connectionListeners.splice(0)) listener.dispose();
-    this.connection = undefined;
-    this.pid = undefined;
-    this.spareSession?.catch(() => undefined);
-    this.spareSession = undefined;
-    this.spareSessionId = undefined;
-    this.defaultSession = undefined;
+    const connection = this.process;
+    for (const listener of this.processListeners.splice(0)) listener.dispose();
+    this.process = undefined;
+    this.processId = undefined;
+    this.spare?.catch(() => undefined);
+    this.spare = undefined;
+    this.spareId = undefined;
+    this.ownSession = undefined;
     this.stickySessions.clear();
     this.rssBytes = undefined;
     this.samplesOverMemoryLimit = 0;
-    this.processTurns = 0;
-    this.recyclePending = undefined;
-    this.turn = undefined;
+    this.processTurnCount = 0;
+    this.recycleDue = undefined;
+    this.running = undefined;
     // A lease on a dead process is lost: its next turn fails with POOL_AGENT_LOST, its release is a no-op.
-    this.lease = undefined;
-    this.currentTask = undefined;
+    this.holder = undefined;
+    this.task = undefined;
     return connection;
   }
 
   /** Takes a session for a non-sticky lease: the agent's own in 'reuse' mode, the prepared spare in 'fresh' mode. */
   async takeSession(mode: 'fresh' | 'reuse', cwd: string): Promise<string> {
-    const connection = this.connection;
+    const connection = this.process;
     if (!connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} has no running process`);
     if (mode === 'reuse') {
-      if (this.defaultSession === undefined) {
-        const session = await (this.spareSession ?? connection.openSession({ cwd }));
-        this.spareSession = undefined;
-        this.spareSessionId = undefined;
+      if (this.ownSession === undefined) {
+        const session = await (this.spare ?? connection.openSession({ cwd }));
+        this.spare = undefined;
+        this.spareId = undefined;
         // The process may have been replaced while the session opened.
-        if (this.connection !== connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} lost its process while opening a session`);
-        this.defaultSession = session;
+        if (this.process !== connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} lost its process while opening a session`);
+        this.ownSession = session;
       }
-      return this.defaultSession;
+      return this.ownSession;
     }
-    const spare = this.spareSession;
-    this.spareSession = undefined;
-    this.spareSessionId = undefined;
+    const spare = this.spare;
+    this.spare = undefined;
+    this.spareId = undefined;
     if (spare) {
       try {
         return await spare;
@@ -178,10 +391,10 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
    * prompt ahead of it; agents serve requests on different sessions independently.
    */
   prepareSession(cwd: string): void {
-    const connection = this.connection;
-    if (this.spareSession || !connection) return;
+    const connection = this.process;
+    if (this.spare || !connection) return;
     const opening = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      if (this.connection !== connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} lost its process before its next session opened`);
+      if (this.process !== connection) throw new PoolError('POOL_AGENT_LOST', `agent ${this.id} lost its process before its next session opened`);
       return connection.openSession({ cwd });
     });
     // Only the next lease needs it; its failure surfaces there.
@@ -194,11 +407,11 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
   }
 
   private noteSpareSession(spare: Promise<string>): Promise<string> {
-    this.spareSession = spare;
-    this.spareSessionId = undefined;
+    this.spare = spare;
+    this.spareId = undefined;
     spare.then(
       (sessionId) => {
-        if (this.spareSession === spare) this.spareSessionId = sessionId;
+        if (this.spare === spare) this.spareId = sessionId;
       },
       () => undefined,
     );
@@ -207,10 +420,10 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
 
   /** 'fresh' mode: the spare session if it has opened, taken now; undefined when the lease must wait for one. */
   takeOpenedSpare(): string | undefined {
-    const sessionId = this.spareSessionId;
+    const sessionId = this.spareId;
     if (sessionId !== undefined) {
-      this.spareSession = undefined;
-      this.spareSessionId = undefined;
+      this.spare = undefined;
+      this.spareId = undefined;
     }
     return sessionId;
   }

@@ -35,7 +35,7 @@ export class AgentTable {
     // Idle to busy and back, every acquire and release, are always allowed: only the rest is looked up.
     const everyTurn = (from === 'idle' && to === 'busy') || (from === 'busy' && to === 'idle');
     if (!everyTurn && !canTransition(from, to)) throw new Error(`agent ${agent.id} cannot go from ${from ?? 'new'} to ${to}`);
-    agent.state = to;
+    agent.enter(to);
     if (from) this.counts[from]--;
     this.counts[to]++;
     if (from === 'idle') this.removeIdle(agent);

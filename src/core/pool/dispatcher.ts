@@ -7,7 +7,7 @@ import type { AgentTable } from './agentTable';
 import type { PoolLoad } from './policies/autoscaler';
 import type { CircuitBreaker } from './policies/circuitBreaker';
 import { PoolError, type WaitReason } from './errors';
-import type { PoolEvent } from './events';
+import type { AgentState, PoolEvent } from './events';
 import { Lease, type AcquireOptions, type LeaseHost } from './lease';
 import type { ResolvedPoolOptions } from './options';
 import { ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routers/agentRouters';
@@ -25,6 +25,8 @@ export interface DispatchHost extends LeaseHost {
   readonly affinity: ModuleAffinity;
   readonly maxAgents: number;
   load(): PoolLoad;
+  /** The one place agent states change (AgentTable.transition). */
+  transition(agent: PooledAgent, to: AgentState, reason?: string): void;
   afterChange(): void;
   /** An agent was just handed out: the autoscaler may keep one ahead. */
   afterHandOut(): void;
@@ -199,10 +201,8 @@ export class Dispatcher {
       if (host.breaker.state === 'half-open' && !host.breaker.tryPass(lease)) return undefined;
       // Claimed at hand-out, before its session opens: a second turn of it must wait for this agent.
       if (request.sessionKey !== undefined) this.claimConversation(request.sessionKey, agent);
-      agent.lease = lease;
-      agent.leasedAt = now;
-      agent.currentTask = task;
-      table.transition(agent, 'busy');
+      agent.leaseTo(lease, task, now);
+      host.transition(agent, 'busy');
       this.routingState.lastPickedOrdinal = agent.ordinal;
       if (host.affinity.dedicated) host.affinity.dedicate(agent.id, request.sourceModule, request.targetModule);
       return lease;

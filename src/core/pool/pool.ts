@@ -75,7 +75,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     this.recycleMonitor = new RecycleMonitor(this.options, () => this.agents.values(), (agent, reason) => {
       if (this.closed) return;
       if (agent.state === 'idle') this.recycle(agent, reason);
-      else agent.recyclePending = reason;
+      else agent.recycleAfterLease(reason);
     });
     this.scaleDown = new ScaleDownTimer(this.options.clock, this.options.scaleDownAfterMs, () => this.onLongIdle());
     this.subscriptions.push(
@@ -151,12 +151,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     // First: a trial lease whose agent died or was replaced gives the trial back all the same.
     this.breaker.releaseTrial(lease);
     const agent = this.agents.get(lease.agentId);
-    if (!agent || agent.lease !== lease) return;
     const now = this.options.clock.monotonicNow();
-    agent.lease = undefined;
-    agent.currentTask = undefined;
-    agent.busyMs += now - agent.leasedAt;
-    agent.lastReleasedAt = now;
+    if (!agent?.release(lease, now)) return;
     if (agent.state === 'draining') {
       // Also while closing: the close waits for this agent, and only a state change tells it the lease ended.
       void this.supervisor.retire(agent, 'draining', 'stopped after its lease');
@@ -252,7 +248,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   recycleAgent(agentId: string): void {
     const agent = this.agents.get(agentId);
     if (!agent) return;
-    if (agent.state === 'busy') agent.recyclePending = 'manual';
+    if (agent.state === 'busy') agent.recycleAfterLease('manual');
     else if (agent.state === 'idle') this.recycle(agent, 'manual');
   }
 
@@ -458,7 +454,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       agent.recycleCapped = undefined;
       return false;
     }
-    agent.recyclePending = undefined;
+    agent.dropPendingRecycle();
     if (agent.recycleCapped !== reason) {
       agent.recycleCapped = reason;
       const resumesAt = this.options.clock.wallNow() + (blockedUntil - now);

@@ -107,8 +107,8 @@ export class Supervisor {
     this.budgetRefusal = undefined;
     const agent = existing ?? new PooledAgent(`${this.profileName}-${++this.nextOrdinal}`, this.nextOrdinal);
     if (!existing) agent.recycleHistory = pool.takeRecycleHistory();
-    agent.awaitingRestart = false;
-    agent.slot = slot;
+    agent.stayDown();
+    agent.holdSlot(slot);
     pool.agents.set(agent.id, agent);
     // Before the agent can take work: a dedicated agent's first turn is its pair's.
     if (dedicateTo !== undefined) pool.affinity.pin(agent.id, dedicateTo);
@@ -118,17 +118,16 @@ export class Supervisor {
     pool.transition(agent, 'starting', reason);
     const spawnStartedAt = options.clock.monotonicNow();
     const connection = options.createConnection(options.profile, { cwd: options.cwd, permissionHandler: options.permissionHandler, log: options.log });
-    agent.connection = connection;
-    agent.connectionListeners.push(
+    agent.attach(connection, [
       // A backend that lost this slot (its lease) before anyone else can take it: the agent stops now.
       ...(slot.onRevoked ? [slot.onRevoked((why) => void this.fence(agent, why))] : []),
       connection.onDidSpawn((identity) => {
-        agent.pid = identity.pid;
+        agent.noteSpawned(identity.pid);
         slot.bindProcess(identity).catch((error: unknown) => options.log?.('warn', `could not bind budget slot to pid ${identity.pid}: ${errorMessage(error)}`));
         pool.events.fire({ type: 'agent-spawned', agentId: agent.id, profile: this.profileName, pid: identity.pid, startMs: options.clock.monotonicNow() - spawnStartedAt });
       }),
       connection.onDidExit((exit) => this.handleExit(agent, connection, exit)),
-    );
+    ]);
     try {
       await connection.start();
       // The first session is part of warming up: agents without credentials fail here, not at the first prompt.
@@ -141,8 +140,7 @@ export class Supervisor {
       if (trial) pool.breaker.releaseTrial(trial);
       return;
     }
-    agent.startedAt = options.clock.wallNow();
-    agent.startedMonotonic = options.clock.monotonicNow();
+    agent.becameReady(options.clock.wallNow(), options.clock.monotonicNow());
     pool.transition(agent, 'idle', 'ready');
     this.lastStartError = undefined;
     if (trial) pool.breaker.recordSuccess();
@@ -155,11 +153,7 @@ export class Supervisor {
    * the budget grants a slot again.
    */
   fence(agent: PooledAgent, reason: string): Promise<void> {
-    const turn = agent.turn;
-    if (turn && !turn.abandoned) {
-      turn.abandoned = new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was stopped: ${reason}. Send the prompt again once etcd answers.`);
-      turn.interrupt?.(turn.abandoned);
-    }
+    if (agent.turn && !agent.turn.abandoned) agent.abandonTurn(new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was stopped: ${reason}. Send the prompt again once etcd answers.`));
     this.pool.options.log?.('error', `agent ${agent.id} stopped: ${reason}`);
     return this.retire(agent, 'unhealthy', reason, 0);
   }
@@ -168,11 +162,7 @@ export class Supervisor {
   retire(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string, killGraceMs?: number): Promise<void> {
     if (agent.stopping) return agent.stopping;
     if (agent.state === 'stopped') return Promise.resolve();
-    const stopping = this.stop(agent, via, reason, killGraceMs).finally(() => {
-      agent.stopping = undefined;
-    });
-    agent.stopping = stopping;
-    return stopping;
+    return agent.stopWith(true, this.stop(agent, via, reason, killGraceMs));
   }
 
   /**
@@ -193,16 +183,11 @@ export class Supervisor {
 
   private async replaceProcess(agent: PooledAgent, reason: string): Promise<void> {
     const { pool } = this;
-    agent.userRestart = true;
-    agent.awaitingRestart = true;
+    agent.comeBack('for-user');
     try {
       if (agent.lease) pool.breaker.releaseTrial(agent.lease);
-      const turn = agent.turn;
-      if (turn) {
-        // Set before the kill: a turn still opening its session must not go on to prompt a dying process.
-        turn.abandoned = new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was restarted by the user during this turn; the turn was abandoned. Send the prompt again.`);
-        turn.interrupt?.(turn.abandoned);
-      }
+      // Before the kill: a turn still opening its session must not go on to prompt a dying process.
+      agent.abandonTurn(new PoolError('POOL_AGENT_LOST', `Agent ${agent.id} of profile "${this.profileName}" was restarted by the user during this turn; the turn was abandoned. Send the prompt again.`));
       // Whatever is stopping the process (this restart, a recycle, a crash's clean-up) finishes first.
       await this.retire(agent, 'recycling', reason);
       const queued = this.restartQueue.indexOf(agent);
@@ -211,7 +196,8 @@ export class Supervisor {
       if (pool.closed) throw new PoolError('POOL_CLOSED', `Agent pool "${this.profileName}" closed before agent ${agent.id} could restart.`);
       await this.spawn(agent, reason);
     } finally {
-      agent.userRestart = false;
+      // Normally the spawn has cleared it; after a throw the agent is left as a crashed one would be.
+      if (agent.restartingForUser) agent.comeBack('after-crash');
     }
     if (agent.state !== 'idle' && agent.state !== 'busy') {
       const why = pool.breaker.state === 'open' ? `the circuit is open: ${pool.breaker.reason}` : (this.budgetRefusal ?? this.lastStartError ?? `it is ${agent.state}`);
@@ -220,26 +206,21 @@ export class Supervisor {
   }
 
   private async stop(agent: PooledAgent, via: 'draining' | 'recycling' | 'unhealthy', reason: string, killGraceMs = this.pool.options.killGraceMs): Promise<void> {
-    agent.retiring = true;
-    try {
-      // An agent already out of service (its turn timed out, it awaits the kill) goes straight to the kill.
-      if (agent.state !== via && agent.state !== 'unhealthy') this.pool.transition(agent, via, reason);
-      const connection = agent.connection;
-      if (connection) {
-        try {
-          await connection.kill(killGraceMs);
-        } catch (error) {
-          this.pool.options.log?.('warn', `killing agent ${agent.id} failed: ${errorMessage(error)}`);
-        }
-        connection.dispose();
+    // An agent already out of service (its turn timed out, it awaits the kill) goes straight to the kill.
+    if (agent.state !== via && agent.state !== 'unhealthy') this.pool.transition(agent, via, reason);
+    const connection = agent.connection;
+    if (connection) {
+      try {
+        await connection.kill(killGraceMs);
+      } catch (error) {
+        this.pool.options.log?.('warn', `killing agent ${agent.id} failed: ${errorMessage(error)}`);
       }
-      this.detach(agent);
-      await this.releaseSlot(agent);
-      this.pool.transition(agent, 'stopped', reason);
-      this.forget(agent);
-    } finally {
-      agent.retiring = false;
+      connection.dispose();
     }
+    this.detach(agent);
+    await this.releaseSlot(agent);
+    this.pool.transition(agent, 'stopped', reason);
+    this.forget(agent);
     this.pool.afterChange();
   }
 
@@ -263,7 +244,7 @@ export class Supervisor {
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     const why = `agent ${agent.id} ("${this.profileName}") exited unexpectedly (${how})${exit.stderrTail ? `: ${exit.stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
     // Marked at once, so a request targeting this agent keeps waiting for its replacement.
-    agent.awaitingRestart = true;
+    if (!agent.restartingForUser) agent.comeBack('after-crash');
     pool.transition(agent, 'unhealthy', why);
     this.detach(agent);
     connection.dispose();
@@ -273,12 +254,10 @@ export class Supervisor {
       pool.breaker.recordFailure(why);
       if (pool.closed || pool.breaker.state === 'open') this.dropRestart(agent);
       else if (!agent.awaitingRestart) this.forget(agent); // stopped by the user during the clean-up
-      else if (!agent.userRestart) this.scheduleRestart(agent);
+      else if (!agent.restartingForUser) this.scheduleRestart(agent);
       pool.afterChange();
     });
-    agent.stopping = stopping.finally(() => {
-      agent.stopping = undefined;
-    });
+    void agent.stopWith(false, stopping);
   }
 
   private async handleStartFailure(agent: PooledAgent, connection: AgentConnection, error: unknown, trial: object | undefined): Promise<void> {
@@ -322,7 +301,7 @@ export class Supervisor {
   }
 
   private scheduleRestart(agent: PooledAgent): void {
-    agent.awaitingRestart = true;
+    agent.comeBack('after-crash');
     this.restartQueue.push(agent);
     void this.processRestarts();
   }
@@ -343,11 +322,11 @@ export class Supervisor {
         // start. Only crashes in a row back off, so a crash loop cannot burn CPU and budget.
         const attempt = Math.max(1, this.consecutiveCrashes);
         const delayMs = attempt === 1 ? 0 : restartDelay(attempt - 1, options.restartBaseDelayMs, options.restartMaxDelayMs, options.rng);
-        agent.restarts++;
+        agent.countRestart();
         this.pool.events.fire({ type: 'restart', agentId: agent.id, profile: this.profileName, attempt, delayMs });
         if (delayMs > 0) await this.sleepFor(agent, delayMs);
         // A user's restart took this agent over during the backoff.
-        if (agent.userRestart || !agent.awaitingRestart) continue;
+        if (agent.restartingForUser || !agent.awaitingRestart) continue;
         if (this.pool.closed) this.dropRestart(agent);
         else await this.spawn(agent, `restart ${agent.restarts}`);
       }
@@ -376,26 +355,25 @@ export class Supervisor {
    * queue, its backoff ends, and it does not come back.
    */
   cancelRestart(agent: PooledAgent): void {
-    if (!agent.awaitingRestart || agent.userRestart) return;
+    if (!agent.awaitingRestart || agent.restartingForUser) return;
     const queued = this.restartQueue.indexOf(agent);
     if (queued >= 0) this.restartQueue.splice(queued, 1);
     const sleeping = this.sleeping?.agent === agent ? this.sleeping : undefined;
     // Still being cleaned up after the crash: handleExit forgets it when done.
     if (agent.state === 'stopped') this.dropRestart(agent);
-    else agent.awaitingRestart = false;
+    else agent.stayDown();
     sleeping?.wake();
   }
 
   private dropRestart(agent: PooledAgent | undefined): void {
     if (!agent?.awaitingRestart) return;
-    agent.awaitingRestart = false;
+    agent.stayDown();
     this.forget(agent);
     this.pool.afterChange();
   }
 
   private async releaseSlot(agent: PooledAgent): Promise<void> {
-    const slot = agent.slot;
-    agent.slot = undefined;
+    const slot = agent.takeSlot();
     try {
       await slot?.release();
     } catch (error) {

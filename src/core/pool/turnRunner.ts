@@ -61,8 +61,7 @@ export class TurnRunner {
     startedAt ??= clock.monotonicNow();
     let outcome: TurnOutcome = 'failed';
     let result: PromptResult | undefined;
-    const turn: NonNullable<PooledAgent['turn']> = { sessionId: '' };
-    agent.turn = turn;
+    const turn = agent.beginTurn();
     let chosen: ChosenSession | undefined;
     try {
       const readySession = this.readySession(agent, lease);
@@ -92,9 +91,7 @@ export class TurnRunner {
       if (!crashed) pool.breaker.recordFailure(`${errorMessage(error)}`, code !== undefined && CIRCUIT_TRIPPING_CODES.has(code));
       throw error;
     } finally {
-      if (agent.turn === turn) agent.turn = undefined;
-      agent.turns++;
-      agent.processTurns++;
+      agent.endTurn(turn);
       if (outcome === 'succeeded') {
         pool.breaker.recordSuccess();
         this.supervisor.consecutiveCrashes = 0;
