@@ -397,6 +397,8 @@ export class SlotFileBudget implements AgentBudget {
 
 
   private onDirectoryChange(reason: 'event' | 'poll'): void {
+    // Known to be unusable: every poll probes again, so agents can start as soon as it is fixed.
+    if (reason === 'poll' && this.unavailableReason !== undefined) void this.ensureAvailable(true).catch(() => undefined);
     const work = reason === 'poll' ? this.sweep().then(() => undefined) : this.refresh();
     void work.catch((error) => this.options.log.warn(`sweeping ${this.store.paths.slots}: ${errorMessage(error)}`));
     this.wakeWaiters();

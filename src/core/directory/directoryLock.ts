@@ -30,7 +30,8 @@ import { readJsonSafely, type Validation } from './safeJson';
  *   live lock costs only two such steps interleaving, which the atomic writes make harmless.
  * - A live holder is waited for at most LIVE_HOLDER_WAIT_MS; then the step goes on without it.
  * - EROFS, ENOSPC and EDQUOT are final at once: retrying cannot help, and the caller reports the
- *   unusable directory.
+ *   unusable directory. So is a lock that cannot be made with none in the way (EACCES, EPERM, and
+ *   ENOTDIR or ENOENT: a file stands where the directory was, or it is gone).
  */
 const LOCK_OPTIONS = { realpath: false, stale: 30_000, update: 2_000, retries: 0 } as const;
 
@@ -41,6 +42,7 @@ export const ORPHAN_LOCK_WAIT_MS = 2_500;
 
 const OWNER_FILE = 'owner.json';
 const FINAL_CODES = new Set(['EROFS', 'ENOSPC', 'EDQUOT']);
+const CANNOT_MAKE_CODES = new Set(['EACCES', 'EPERM', 'ENOTDIR', 'ENOENT']);
 
 interface LockOwner extends ProcessIdentity {
   hostname: string;
@@ -107,7 +109,8 @@ async function acquireLock(paths: RegistryPaths, log: CoreLogger, options: Direc
       const code = errorCode(error);
       if (code !== undefined && FINAL_CODES.has(code)) return goOnWithout(log, paths, `${errorMessage(error)}`);
       const leftover = await inspectLeftover(paths.lock, fs, hostname);
-      if (leftover.kind === 'gone' && (code === 'EACCES' || code === 'EPERM')) return goOnWithout(log, paths, errorMessage(error));
+      // No lock there, and none can be made: no permission, or the directory itself is gone or a file now.
+      if (leftover.kind === 'gone' && code !== undefined && CANNOT_MAKE_CODES.has(code)) return goOnWithout(log, paths, errorMessage(error));
       const now = performance.now();
       if (leftover.kind === 'dead-owner' || leftover.kind === 'not-a-lock') {
         const why = leftover.kind === 'dead-owner' ? `its owner (pid ${leftover.owner.pid}) is gone` : `it is ${leftover.what}, not a lock`;

@@ -468,6 +468,10 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     return this.recycleHistories.shift() ?? [];
   }
 
+  failWaiting(error: Error): void {
+    this.dispatcher.rejectAll(() => error);
+  }
+
   private onLongIdle(): void {
     const load = this.load();
     if (this.closed || !this.options.autoscale || !isUnderused(load)) return;

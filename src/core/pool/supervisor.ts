@@ -1,5 +1,5 @@
 import type { AgentConnection, AgentExit } from '../agents/adapter';
-import { describeHolders } from '../budget/budget';
+import { BudgetError, describeHolders } from '../budget/budget';
 import type { TimerHandle } from '../common/clock';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { AgentError, withoutProfilePrefix } from '../agents/agentError';
@@ -31,6 +31,8 @@ export interface SupervisedPool {
   liveCount(): number;
   /** A new agent takes over a recycled position's history, so the cap on recycles per hour sees a loop. */
   takeRecycleHistory(): number[];
+  /** Fails every queued request now: no new agent can come (the budget's directory is unusable). */
+  failWaiting(error: Error): void;
 }
 
 /**
@@ -95,6 +97,9 @@ export class Supervisor {
       if (!slot) this.budgetRefusal = describeHolders(options.budget.snapshot());
     } catch (error) {
       this.budgetRefusal = errorMessage(error);
+      // Read-only, full, not a directory, no permission: no slot can be recorded, so waiting for this
+      // agent cannot help; the requests waiting for it are told why now, not at their acquire timeout.
+      if (error instanceof BudgetError && error.code === 'BUDGET_UNAVAILABLE') pool.failWaiting(error);
     } finally {
       this.pendingSpawns--;
     }
