@@ -50,6 +50,8 @@ export class SlotFileBudget implements AgentBudget {
   private entries: SlotEntry[] = [];
   /** The store's cap as last read: the smallest declared by a live participant, ours included. */
   private effective: number;
+  /** Every live participant declared the same cap as ours at the last read (no lock needed to stay under it). */
+  private capsAgree = true;
   private unavailableReason: string | undefined;
   private inFlight = 0;
   private sweeping: Promise<SweepResult> | undefined;
@@ -249,8 +251,11 @@ export class SlotFileBudget implements AgentBudget {
   /** Re-reads the caps the store's live participants declare; on a read error the last one holds. */
   private async readEffectiveCap(): Promise<void> {
     try {
-      this.effective = effectiveCap(this.options.maxAgentsTotal, await this.options.declaredCaps());
+      const declared = await this.options.declaredCaps();
+      this.effective = effectiveCap(this.options.maxAgentsTotal, declared);
+      this.capsAgree = declared.every((cap) => cap === this.options.maxAgentsTotal);
     } catch (error) {
+      this.capsAgree = false;
       this.options.log.warn(`reading the caps other windows declare: ${errorMessage(error)}; keeping the cap at ${this.effective}`);
     }
   }
@@ -265,6 +270,12 @@ export class SlotFileBudget implements AgentBudget {
     // Visibly full at the cap as last read: no need to queue for the lock (a hundred woken waiters would).
     const count = await this.store.countSlots().catch(() => 0);
     if (count >= this.effective) return undefined;
+    // Every live participant declares our cap (the usual case): all take names below that one cap, so
+    // link(2) alone is exact, as it was before caps could differ, and acquisitions do not queue for the
+    // lock (30 racers for a cap of 8 never had 8 holders at once while each waited for it). A smaller
+    // cap joining meanwhile is a late join, which shedding handles.
+    await this.readEffectiveCap();
+    if (this.capsAgree) return this.linkBelowCap(attempt);
     return withRegistryLock(
       this.store.paths,
       this.options.log,
