@@ -191,7 +191,8 @@ async function check(agent: AgentUnderTest): Promise<Row> {
     const readyAt = /ready: pid/.exec(bare.stderr);
     if (!readyAt) fail('no handshake');
     if (!/sign-in: /.test(says)) fail('capabilities not logged');
-    const message = bare.stderr.split('\n').filter((line) => line.startsWith('agent-pool: ')).join(' ');
+    // The failure, not the cap line that --verbose prints first (also "agent-pool: …").
+    const message = bare.stderr.split('\n').filter((line) => line.startsWith('agent-pool: ') && !/^agent-pool: agent cap \d/.test(line)).join(' ');
     row.noCredentials = `exit ${bare.code}: ${message.replace(/^agent-pool: /, '').slice(0, 160)}${message.length > 160 ? '…' : ''}`;
     if (bare.code === 0) fail('succeeded without credentials');
     if (!agent.signInAdvice.test(bare.stderr)) fail(`sign-in advice missing (${agent.signInAdvice})`);
