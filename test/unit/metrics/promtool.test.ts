@@ -52,6 +52,19 @@ describe('Prometheus text, checked by promtool check metrics', () => {
     assert.equal(output, '', `promtool check metrics complained:\n${output}`);
   });
 
+  it('passes with conversations and agents holding context, their names as people type them', () => {
+    const window = windowOf('w-usage', 'demo', [5]);
+    const conversation = (key: string, agentId: string | undefined) => ({ key, profile: 'demo', agentId, turns: 3, costUsd: 0.03, inputTokens: 12, outputTokens: 30, lastUsedAt: 1, contextLost: 0, contextUsed: 15_000, contextSize: 200_000 });
+    window.snapshot!.conversations = [conversation('fix "login"\nbug \\ now', 'demo-1'), conversation(`long ${'ü'.repeat(100)}`, undefined), conversation('\u0007bell\r', 'demo-1')];
+    window.snapshot!.agents[0] = { ...window.snapshot!.agents[0]!, conversations: 2, contextUsed: 30_000, contextSize: 200_000 };
+    const text = toPrometheus(viewOf([window]));
+    assert.match(text, /agent_pool_conversation_context_used_tokens\{window="w-usage",profile="demo",conversation="fix \\"login\\" bug \\\\ now~[0-9a-f]{8}"\} 15000/);
+    assert.match(text, /agent_pool_agent_context_size_tokens\{window="w-usage",profile="demo",agent="demo-1"\} 200000/);
+    const { status, output } = promtool(text);
+    assert.equal(status, 0, `promtool check metrics found problems:\n${output}\n--- the text ---\n${text}`);
+    assert.equal(output, '', `promtool check metrics complained:\n${output}`);
+  });
+
   it('passes with no window at all', () => {
     const { status, output } = promtool(toPrometheus(viewOf([])));
     assert.equal(status, 0, output);
