@@ -8,8 +8,7 @@ import { unfrozenClock } from '../common/unfrozenClock';
 import { DisposableStore } from '../common/disposable';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { Emitter, type Disposable } from '../common/event';
-import { settingValue, type Settings } from '../config/settings';
-import { SETTING_ROWS, settingName, type SettingApplies } from '../config/settingsTable';
+import type { Settings } from '../config/settings';
 import type { AggregateView } from '../metrics/aggregate';
 import { MetricsCollector } from '../metrics/collector';
 import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
@@ -21,13 +20,15 @@ import { CapShedding } from './capShedding';
 import type { PoolEvent, PoolSnapshot } from '../pool/events';
 import type { BatchResult } from '../pool/batch';
 import type { ManagerHealth } from '../pool/health';
-import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig, type PoolManagerState } from '../pool/manager';
+import { PoolManager, type BatchOptions, type BatchPrompt, type ManagerRunOptions, type PoolConfig } from '../pool/manager';
 import type { Lease } from '../pool/lease';
 import type { RunResult } from '../pool/pool';
 import type { CleanupReport, InstanceLifecycle, InstanceRegistry, InstanceView } from '../registry/types';
 import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
-import { layerUnderSettings, type ChosenSizes, type PoolStateStore, type SavedPoolState } from './poolState';
+import type { PoolStateStore, SavedPoolState } from './poolState';
+import { PoolStateKeeper } from './poolStateKeeper';
+import { notLiveYet, sizesChanged } from './settingsChange';
 import { WindowLifecycle } from './windowLifecycle';
 import { ConversationStore } from '../conversations/conversationStore';
 import { Conversations } from './conversations';
@@ -90,13 +91,7 @@ export class AgentPoolService implements Disposable {
   private writer: MetricsPublisher | undefined;
   private readonly capShedding: CapShedding;
   private windowLifecycle: WindowLifecycle | undefined;
-  /** Sizes chosen with Scale Pool, by profile: saved so a reload keeps them. */
-  private readonly chosenSizes = new Map<string, ChosenSizes>();
-  private poolStateTimer: TimerHandle | undefined;
-  private poolStateSaving: Promise<void> = Promise.resolve();
-  private lastSavedPoolState: string | undefined;
-  /** Set once shutdown has saved the pools: closing them must not save an empty list over it. */
-  private poolStateFinal = false;
+  private readonly poolState: PoolStateKeeper;
   readonly aggregator: MetricsView;
   /** The conversations every window and the CLI share (records in the registry directory). */
   readonly conversations: Conversations;
@@ -108,6 +103,13 @@ export class AgentPoolService implements Disposable {
     // process could run: a frozen window does not fail its agents for its own freeze.
     this.clock = options.clock ?? unfrozenClock;
     this.settings = options.settings;
+    this.poolState = new PoolStateKeeper({
+      clock: this.clock,
+      store: options.poolStateStore,
+      warn: (message) => options.log('warn', message),
+      managerState: () => this.managerInstance?.exportState(),
+      defaultProfile: () => this.settings.defaultProfile,
+    });
     this.profileTable = resolveProfiles(options.settings.profiles, options.distDirectory);
     this.backend = options.backend ?? localBackend(resolveRegistryDirectory(options.settings.registryDirectory || undefined));
     const directory = this.backend.directory;
@@ -228,7 +230,7 @@ export class AgentPoolService implements Disposable {
     // An agent that just finished its turn is idle: stopped now if the store's cap dropped below the running count.
     this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'agent-state' && event.to === 'idle' && !this.shuttingDown && this.capShedding.check()));
     // A finished turn may bind a conversation or teach a module pair: both belong to the saved state.
-    this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'turn-finished' && this.schedulePoolStateSave()));
+    this.disposables.add(this.managerInstance.onDidEvent((event) => event.type === 'turn-finished' && this.poolState.scheduleSave()));
     this.windowLifecycle = new WindowLifecycle(
       this.managerInstance.onDidEvent,
       (lifecycle) => this.registry.setLifecycle(lifecycle),
@@ -313,15 +315,14 @@ export class AgentPoolService implements Disposable {
     try {
       await this.manager.start({ ...this.poolConfig(profileName), ...overrides });
     } finally {
-      this.schedulePoolStateSave();
+      this.poolState.scheduleSave();
       this.changed.fire();
     }
   }
 
   async stopPool(profileName: string): Promise<void> {
     await this.manager.close(profileName);
-    this.chosenSizes.delete(profileName);
-    this.schedulePoolStateSave();
+    this.poolState.forgetSizes(profileName);
     this.changed.fire();
   }
 
@@ -360,9 +361,8 @@ export class AgentPoolService implements Disposable {
     const pool = this.pools().find((snapshot) => snapshot.profile === profileName);
     if (pool) {
       const { minAgents, maxAgents } = this.settings.pool;
-      this.chosenSizes.set(profileName, { profile: profileName, minAgents: pool.minAgents, maxAgents: pool.maxAgents, settings: { minAgents, maxAgents } });
-    }
-    this.schedulePoolStateSave();
+      this.poolState.chooseSizes({ profile: profileName, minAgents: pool.minAgents, maxAgents: pool.maxAgents, settings: { minAgents, maxAgents } });
+    } else this.poolState.scheduleSave();
   }
 
   /**
@@ -373,24 +373,14 @@ export class AgentPoolService implements Disposable {
   async startSavedPools(): Promise<{ started: string[]; notes: string[] }> {
     this.assertSpawnAllowed();
     const notes: string[] = [];
-    let saved: SavedPoolState | undefined;
-    try {
-      saved = parseSavedPoolState(await this.options.poolStateStore?.load());
-    } catch (error) {
-      notes.push(errorMessage(error));
-    }
-    const layered = layerUnderSettings(saved ?? { version: 1, pools: [], sticky: [], affinity: [] }, {
-      defaultProfile: this.settings.defaultProfile,
-      configFor: (profile) => this.poolConfig(profile),
-    });
-    const unknown = layered.pools.filter((pool) => !(pool.profile in this.profileTable)).map((pool) => pool.profile);
-    if (unknown.length) notes.push(`The saved pool(s) of ${unknown.map((p) => `"${p}"`).join(', ')} were not started: no such profile in agentPool.profiles any more.`);
-    layered.pools = layered.pools.filter((pool) => pool.profile in this.profileTable);
-    for (const entry of layered.chosenSizes ?? []) if (!unknown.includes(entry.profile)) this.chosenSizes.set(entry.profile, entry);
+    const layered = await this.poolState.layered(
+      { defaultProfile: this.settings.defaultProfile, configFor: (profile) => this.poolConfig(profile), hasProfile: (profile) => profile in this.profileTable },
+      notes,
+    );
     try {
       await this.manager.restore(layered);
     } finally {
-      this.schedulePoolStateSave();
+      this.poolState.scheduleSave();
       this.changed.fire();
     }
     return { started: layered.pools.map((pool) => pool.profile), notes };
@@ -510,20 +500,12 @@ export class AgentPoolService implements Disposable {
 
   /** What a reload would restore: the pools, their bindings, and the user's choices beyond the settings. */
   savedPoolState(): SavedPoolState | undefined {
-    const state: PoolManagerState | undefined = this.managerInstance?.exportState();
-    if (!state) return undefined;
-    const running = new Set(state.pools.map((pool) => pool.profile));
-    return { ...state, chosenSizes: [...this.chosenSizes.values()].filter((entry) => running.has(entry.profile)), defaultProfile: this.settings.defaultProfile };
+    return this.poolState.current();
   }
 
   /** Resolves once every pool-state save asked for so far has landed. */
-  async flushPoolState(): Promise<void> {
-    if (this.poolStateTimer) {
-      this.clock.clearTimeout(this.poolStateTimer);
-      this.poolStateTimer = undefined;
-      this.savePoolStateNow();
-    }
-    await this.poolStateSaving;
+  flushPoolState(): Promise<void> {
+    return this.poolState.flush();
   }
 
   /**
@@ -537,21 +519,13 @@ export class AgentPoolService implements Disposable {
     this.settings = settings;
     this.profileTable = resolveProfiles(settings.profiles, this.options.distDirectory);
     const pools = this.pools();
-    if (previous.pool.minAgents !== settings.pool.minAgents || previous.pool.maxAgents !== settings.pool.maxAgents) {
+    if (sizesChanged(previous, settings)) {
       for (const pool of pools) this.manager.scale(pool.profile, { minAgents: settings.pool.minAgents, maxAgents: settings.pool.maxAgents });
       // The settings say the sizes now: earlier Scale Pool choices give way.
-      this.chosenSizes.clear();
+      this.poolState.forgetAllSizes();
     }
-    this.schedulePoolStateSave();
-    const changed = SETTING_ROWS.filter((row) => JSON.stringify(settingValue(settings, row)) !== JSON.stringify(settingValue(previous, row)));
-    const names = (applies: SettingApplies) => changed.filter((row) => row.applies === applies).map(settingName);
-    const notes: string[] = [];
-    const forNewPools = names('new-pools');
-    if (pools.length > 0 && forNewPools.length > 0) {
-      notes.push(`${forNewPools.join(', ')} apply to pools started from now on: run "Agent Pool: Stop Pool" and "Start Pool" to apply them to the running pool.`);
-    }
-    const afterReload = names('reload');
-    if (afterReload.length > 0) notes.push(`${afterReload.join(', ')} take effect after a window reload (Developer: Reload Window).`);
+    this.poolState.scheduleSave();
+    const notes = notLiveYet(previous, settings, pools.length > 0);
     this.changed.fire();
     return notes;
   }
@@ -567,8 +541,8 @@ export class AgentPoolService implements Disposable {
       await this.starting?.catch(() => undefined);
       if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
       // The pools as they run now are what the next start restores; closing them must not overwrite that.
-      await this.flushPoolState();
-      this.poolStateFinal = true;
+      await this.poolState.flush();
+      this.poolState.finish();
       // Readers (other windows, the CLI) learn first that this window is finishing, then its agents go.
       await this.windowLifecycle?.completing();
       await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
@@ -614,31 +588,6 @@ export class AgentPoolService implements Disposable {
     return { profile, ...this.settings.pool } as PoolConfig;
   }
 
-  private schedulePoolStateSave(): void {
-    if (!this.options.poolStateStore || this.poolStateFinal || this.poolStateTimer) return;
-    // Coalesced: a burst of turns or scale clicks is one write, still within a moment of the change.
-    this.poolStateTimer = this.clock.setTimeout(() => {
-      this.poolStateTimer = undefined;
-      this.savePoolStateNow();
-    }, POOL_STATE_SAVE_DELAY_MS);
-    this.poolStateTimer.unref?.();
-  }
-
-  private savePoolStateNow(): void {
-    const store = this.options.poolStateStore;
-    const state = this.savedPoolState();
-    if (!store || !state || this.poolStateFinal) return;
-    const text = JSON.stringify(state);
-    if (text === this.lastSavedPoolState) return;
-    this.lastSavedPoolState = text;
-    this.poolStateSaving = this.poolStateSaving
-      .then(() => store.save(state))
-      .catch((error) => {
-        this.lastSavedPoolState = undefined;
-        this.options.log('warn', `saving the pool state failed (the next change tries again): ${errorMessage(error)}`);
-      });
-  }
-
   private assertSpawnAllowed(): void {
     if (this.shuttingDown) throw new AgentPoolError('SERVICE_CLOSED', 'Agent Pool is shutting down; no agent is started.');
     const reason = this.options.spawnBlockedReason();
@@ -667,24 +616,6 @@ export class AgentPoolService implements Disposable {
       error: (message) => log('error', `${component}: ${message}`),
     };
   }
-}
-
-/** How long a change waits for others before the pool state is written. */
-const POOL_STATE_SAVE_DELAY_MS = 200;
-
-/** The saved state, or undefined when there is none; throws a sentence when it is unusable. */
-function parseSavedPoolState(value: unknown): SavedPoolState | undefined {
-  if (value === undefined || value === null) return undefined;
-  const state = value as Partial<SavedPoolState>;
-  const problem =
-    typeof value !== 'object' ? 'not an object'
-    : state.version !== 1 ? `unknown version ${JSON.stringify(state.version)}`
-    : !Array.isArray(state.pools) || state.pools.some((pool) => typeof pool?.profile !== 'string') ? '"pools" is not a list of pools with a profile'
-    : state.chosenSizes !== undefined && (!Array.isArray(state.chosenSizes) || state.chosenSizes.some((c) => typeof c?.profile !== 'string' || !Number.isInteger(c.minAgents) || !Number.isInteger(c.maxAgents) || typeof c.settings !== 'object'))
-      ? '"chosenSizes" is not a list of {profile, minAgents, maxAgents, settings}'
-      : undefined;
-  if (problem) throw new AgentPoolError('POOL_STATE_INVALID', `The saved pool state is not usable (${problem}); the pools start from the settings instead.`);
-  return { sticky: [], affinity: [], ...state } as SavedPoolState;
 }
 
 function clockTime(wallMs: number): string {
