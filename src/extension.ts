@@ -21,6 +21,7 @@ import type { StatusView } from './vscode/statusModel';
 import { TRANSCRIPT_SCHEME, TranscriptProvider } from './vscode/transcripts';
 import { PromptInput } from './vscode/promptInput';
 import { TranscriptPanels } from './vscode/transcriptPanels';
+import { IgnoredUserSettings } from './vscode/ignoredUserSettings';
 import { buildTree } from './vscode/treeModel';
 import { AgentTreeView } from './vscode/treeView';
 import { ConversationCache } from './vscode/conversationCache';
@@ -57,6 +58,10 @@ export interface ExtensionExports extends AgentPoolApi {
     metricsHtml(): string | undefined;
     /** The HTML bodies a Run Prompt transcript's panel was given, oldest first. */
     transcriptBodies(uri: string): readonly string[];
+    /** The User settings file this window reads to find machine settings it ignores. */
+    userSettingsFile: string;
+    /** The machine settings the last look at that file found ignored here. */
+    ignoredUserSettings(): readonly string[];
   };
 }
 
@@ -105,6 +110,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     },
     (message) => log.warn(`conversations: ${message}`),
   );
+  // Machine settings written in User settings are ignored in a remote or browser window: said once, with a fix.
+  const userSettingsFile = vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json');
+  const ignoredUserSettings = new IgnoredUserSettings(userSettingsFile, log);
   const transcripts = new TranscriptProvider();
   const transcriptPanels = new TranscriptPanels(transcripts, log);
   const promptInput = new PromptInput();
@@ -192,6 +200,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     }),
     promptInput,
     transcriptPanels,
+    ignoredUserSettings,
     ...registerCommands({
       service: current,
       log,
@@ -221,6 +230,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       statusBar.renderNow();
       tree.refreshNow();
       void conversations.refresh();
+      void ignoredUserSettings.check();
       return startPools(current, log);
     })
     .catch((error) => log.error(`Agent Pool could not start: ${errorMessage(error)}`));
@@ -250,6 +260,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       service: current,
       metricsHtml: () => metricsPanel.html,
       transcriptBodies: (uri) => transcriptPanels.shownBodies(uri),
+      userSettingsFile: userSettingsFile.toString(),
+      ignoredUserSettings: () => ignoredUserSettings.ignored,
     },
   };
 }

@@ -29,6 +29,7 @@ export const Commands = {
   openProfileSettings: 'agentPool.openProfileSettings',
   closeConversation: 'agentPool.closeConversation',
   sendPrompt: 'agentPool.sendPrompt',
+  copyUserSettingsToRemote: 'agentPool.copyUserSettingsToRemote',
 } as const;
 
 export const ContextKeys = {
