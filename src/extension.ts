@@ -154,12 +154,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       changed.fire();
     }, 150);
   };
+  // Each setContext is a message to the workbench: sent only when the value changed.
+  const contextValues = new Map<string, unknown>();
+  const setContext = (key: string, value: unknown) => {
+    if (contextValues.has(key) && contextValues.get(key) === value) return;
+    contextValues.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
+  };
   const updateContextKeys = () => {
     const pools = current.pools();
-    void vscode.commands.executeCommand('setContext', ContextKeys.hasPools, pools.length > 0);
-    void vscode.commands.executeCommand('setContext', ContextKeys.hasAgents, pools.some((p) => p.agents.length > 0));
-    void vscode.commands.executeCommand('setContext', ContextKeys.noProfile, welcome() === 'profile');
-    void vscode.commands.executeCommand('setContext', ContextKeys.welcome, welcome());
+    setContext(ContextKeys.hasPools, pools.length > 0);
+    setContext(ContextKeys.hasAgents, pools.some((p) => p.agents.length > 0));
+    setContext(ContextKeys.noProfile, welcome() === 'profile');
+    setContext(ContextKeys.welcome, welcome());
   };
   context.subscriptions.push(
     { dispose: () => clearTimeout(changeTimer) },

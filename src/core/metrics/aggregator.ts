@@ -209,8 +209,15 @@ export class MetricsAggregator implements Disposable {
     return { health: ageMs > (this.options.unresponsiveAfterMs ?? 15_000) ? 'unresponsive' : 'live', ageMs };
   }
 
+  /**
+   * What listeners are told about: a window's figures, health and standing, never its write count.
+   * Every window rewrites its snapshot with each heartbeat (twice a second in tests), and a snapshot
+   * that differs only in `seq` and `writtenAt` changes nothing anyone shows: firing for it made every
+   * idle window re-render its status bar and tree, and set its context keys, several times a second
+   * for each other window.
+   */
   private signatureOf(windows: WindowMetrics[]): string {
-    const parts = windows.map((w) => `${w.id}:${w.snapshot?.seq ?? '-'}:${w.health}:${w.snapshotStale ? 's' : ''}:${w.superseded ? 'x' : ''}`);
+    const parts = windows.map((w) => `${w.id}:${w.snapshot ? contentSignature(w.snapshot) : '-'}:${w.health}:${w.snapshotStale ? 's' : ''}:${w.superseded ? 'x' : ''}`);
     return `${parts.join('|')}#${this.view.skipped.total}`;
   }
 
@@ -257,4 +264,15 @@ export class MetricsAggregator implements Disposable {
   private log(message: string): void {
     (this.options.log ?? ((text: string) => console.error(`[agent-pool] ${text}`)))(message);
   }
+}
+
+/** A snapshot's content without its write count and time (and agents' uptimes, which only tick), once per parsed snapshot. */
+const contentSignatures = new WeakMap<MetricsSnapshot, string>();
+function contentSignature(snapshot: MetricsSnapshot): string {
+  let signature = contentSignatures.get(snapshot);
+  if (signature === undefined) {
+    signature = JSON.stringify({ ...snapshot, seq: 0, writtenAt: 0, agents: snapshot.agents.map((agent) => ({ ...agent, uptimeMs: 0 })) });
+    contentSignatures.set(snapshot, signature);
+  }
+  return signature;
 }

@@ -8,7 +8,7 @@ import { SlotSweeper } from '../budget/slotSweeper';
 import { currentProcessIdentity, type ProcessIdentity } from '../process/identity';
 import { BadFileTracker, type BadFileCounts } from '../directory/badFiles';
 import { DirectoryWatcher } from '../directory/directoryWatcher';
-import { isWindowProvablyDead, readInstanceRecords, removeOrphanMetricsFiles, removeWindowFiles } from './instanceReader';
+import { isWindowProvablyDead, readInstanceRecords, removeOrphanMetricsFiles, removeWindowFiles, type RecordReadCache } from './instanceReader';
 import { recordFileName } from '../directory/layout';
 import { newInstanceId } from './instanceRecord';
 import { InstanceTracker, type ObservedInstance } from './instanceTracker';
@@ -39,6 +39,10 @@ export class FileInstanceRegistry implements InstanceRegistry {
   private heartbeating: Promise<void> | undefined;
   private heartbeatFailing = false;
   private readonly refresher = new Coalescer(() => this.scanLogged(), () => !this.disposed);
+  /** Records as last read by a scan: unchanged files are not read again on the next one. */
+  private readonly recordCache: RecordReadCache = new Map();
+  /** Each window's heartbeatSeq at the last scan. */
+  private lastSeenSeq = new Map<string, number>();
   private started = false;
   private disposed = false;
 
@@ -208,14 +212,19 @@ export class FileInstanceRegistry implements InstanceRegistry {
   }
 
   private async scanOnce(): Promise<void> {
-    const records = await readInstanceRecords(this.paths.instances, this.options.fs, this.badFiles);
+    const records = await readInstanceRecords(this.paths.instances, this.options.fs, this.badFiles, this.recordCache);
     const observed = new Map<string, ObservedInstance>();
     const dead: InstanceRecord[] = [];
+    const seenSeq = new Map<string, number>();
     for (const [id, record] of records) {
-      const provablyDead = id !== this.record?.id && (await isWindowProvablyDead(record, this.options.hostname));
+      seenSeq.set(id, record.heartbeatSeq);
+      // A heartbeat that moved since the last scan is proof of life: no need to ask /proc.
+      const beat = this.lastSeenSeq.has(id) && this.lastSeenSeq.get(id) !== record.heartbeatSeq;
+      const provablyDead = id !== this.record?.id && !beat && (await isWindowProvablyDead(record, this.options.hostname));
       if (provablyDead) dead.push(record);
       observed.set(id, { record, provablyDead });
     }
+    this.lastSeenSeq = seenSeq;
     if (dead.length > 0 && this.options.reclaimDead && !this.disposed) await this.reclaimDeadWindows(dead, observed);
     if (this.disposed) return;
     const changes = this.tracker.update(observed, this.options.clock.monotonicNow(), this.record?.id);

@@ -7,11 +7,22 @@ import { errorCode, unlinkQuietly, type FileSystem } from '../directory/privateF
 import { fileSignature, readJsonSafely } from '../directory/safeJson';
 import type { InstanceRecord } from './types';
 
-/** Reads `instances/`: every good record by id; bad files are counted and logged once, never thrown. */
+/** A record as last read, by file name, with the file's signature (inode, size, mtime) then. */
+export type RecordReadCache = Map<string, { signature: string; record: InstanceRecord }>;
+
+/**
+ * Reads `instances/`: every good record by id; bad files are counted and logged once, never thrown.
+ * With `cache`, a record file whose signature has not changed since it was last read is not read
+ * again: every write is a new file (written aside, then renamed), so a changed file has a new inode.
+ * A window rescans on every heartbeat of every other window, and most files have not changed since
+ * the scan before: without the cache, five windows heartbeating made an idle window read about 60
+ * files a second.
+ */
 export async function readInstanceRecords(
   instancesDirectory: string,
   fs: FileSystem,
   badFiles: BadFileTracker,
+  cache?: RecordReadCache,
 ): Promise<Map<string, InstanceRecord>> {
   let names: string[];
   try {
@@ -27,11 +38,22 @@ export async function readInstanceRecords(
       const kind = classifyInstanceFileName(name);
       if (kind.kind === 'other') return;
       if (kind.kind === 'unexpected') return badFiles.report(file, 'unexpected-name', name);
+      const cached = cache?.get(name);
+      if (cached) {
+        const stats = await fs.lstat(file).catch(() => undefined);
+        if (stats?.isFile() && fileSignature(stats) === cached.signature) return void records.set(kind.id, cached.record);
+      }
       const result = await readJsonSafely(file, (value) => validateRecord(value, kind.id), fs);
-      if (result.status === 'ok') records.set(kind.id, result.value);
-      else if (result.status === 'bad') badFiles.report(file, result.kind, fileSignature(result.stats), result.detail);
+      if (result.status === 'ok') {
+        records.set(kind.id, result.value);
+        cache?.set(name, { signature: fileSignature(result.stats), record: result.value });
+      } else {
+        cache?.delete(name);
+        if (result.status === 'bad') badFiles.report(file, result.kind, fileSignature(result.stats), result.detail);
+      }
     }),
   );
+  if (cache) for (const name of cache.keys()) if (!names.includes(name)) cache.delete(name);
   return records;
 }
 
