@@ -146,6 +146,8 @@ export class AgentPoolService implements Disposable {
     });
     this.disposables.add(this.conversations);
     this.disposables.add(this.conversations.onDidChange(() => this.changed.fire()));
+    // Every path (run, a lease's prompts, the chat) goes through here: never silent, said once.
+    this.disposables.add(this.conversations.onDidLoseContext(({ key, reason }) => options.log('warn', `conversation ${key}: its earlier context is gone: ${reason}`)));
   }
 
   get directory(): string {
@@ -399,8 +401,7 @@ export class AgentPoolService implements Disposable {
       // A conversation's turn goes through its shared record: one owner at a time, resumed wherever it was served.
       const { sessionKey } = options;
       const result = sessionKey === undefined ? await this.manager.run(prompt, options) : await this.conversations.run(prompt, { ...options, sessionKey });
-      if (result.continuity === 'context-lost') log('warn', `conversation ${sessionKey}: its earlier context is gone: ${result.contextLost}`);
-      else if (result.continuity === 'resumed' || result.continuity === 'loaded') log('info', `conversation ${sessionKey}: ${result.continuity} session ${result.sessionId} on ${result.agentId}`);
+      if (result.continuity === 'resumed' || result.continuity === 'loaded') log('info', `conversation ${sessionKey}: ${result.continuity} session ${result.sessionId} on ${result.agentId}`);
       const outcome = result.stopReason === 'cancelled' ? 'cancelled by the user' : result.stopReason === 'end_turn' ? 'answered' : `stopped: ${result.stopReason}`;
       log('info', `prompt finished: ${result.agentId} (${result.profile}) in ${took()}, ${outcome}`);
       return result;

@@ -18,8 +18,10 @@ describe('a lease of a conversation uses its shared record (real demo agents)', 
   let directory: string;
   let sessions: string;
   const services: AgentPoolService[] = [];
+  const logged: string[] = [];
 
   beforeEach(() => {
+    logged.length = 0;
     directory = mkdtempSync(join(tmpdir(), 'ap-conversation-lease-'));
     sessions = mkdtempSync(join(tmpdir(), 'ap-demo-sessions-'));
   });
@@ -29,12 +31,12 @@ describe('a lease of a conversation uses its shared record (real demo agents)', 
     rmSync(sessions, { recursive: true, force: true });
   });
 
-  async function window(name: string): Promise<AgentPoolService> {
+  async function window(name: string, env: Record<string, string> = {}): Promise<AgentPoolService> {
     const values: Record<string, unknown> = {
       registryDirectory: directory,
       'pool.minAgents': 1,
       'pool.maxAgents': 2,
-      profiles: { demo: { adapter: 'acp', command: process.execPath, args: [join(DIST, 'demo-agent.js')], env: { ELECTRON_RUN_AS_NODE: '1', DEMO_AGENT_SESSION_DIR: sessions } } },
+      profiles: { demo: { adapter: 'acp', command: process.execPath, args: [join(DIST, 'demo-agent.js')], env: { ELECTRON_RUN_AS_NODE: '1', DEMO_AGENT_SESSION_DIR: sessions, ...env } } },
     };
     const { settings, problems } = readSettings((key) => values[key]);
     assert.deepEqual(problems, []);
@@ -45,7 +47,7 @@ describe('a lease of a conversation uses its shared record (real demo agents)', 
       cwd: process.cwd(),
       distDirectory: DIST,
       spawnBlockedReason: () => undefined,
-      log: () => undefined,
+      log: (level, message) => logged.push(`${level} ${message}`),
     });
     services.push(service);
     await service.start();
@@ -79,6 +81,25 @@ describe('a lease of a conversation uses its shared record (real demo agents)', 
     const recalled = await second.run('/demo usage=0.01 recall', { sessionKey: 'chat' });
     assert.deepEqual([recalled.sessionId, recalled.continuity, recalled.text], [sessionId, 'resumed', '/demo usage=0.01\nalpha\n/demo usage=0.01\nbeta']);
     assert.equal((await second.conversations.get('chat'))!.usage.costUsd, 0.03);
+  });
+
+  it('a lease whose conversation lost its context says so: the answer, the event and the log', async () => {
+    const first = await window('window one', { DEMO_AGENT_SESSION_SUPPORT: 'none' });
+    await first.run('alpha', { sessionKey: 'chat' });
+    await first.shutdown();
+    const second = await window('window two', { DEMO_AGENT_SESSION_SUPPORT: 'none' });
+    const lost: string[] = [];
+    second.conversations.onDidLoseContext(({ key }) => lost.push(key));
+    const lease = await second.acquire({ sessionKey: 'chat' });
+    let answer;
+    try {
+      answer = await lease.prompt('/demo recall');
+    } finally {
+      lease.release();
+    }
+    assert.deepEqual([answer.continuity, answer.text], ['context-lost', '(nothing earlier in this session)']);
+    assert.deepEqual(lost, ['chat']);
+    assert.equal(logged.filter((line) => /^warn conversation chat: its earlier context is gone: profile "demo" cannot resume sessions/.test(line)).length, 1, logged.join('\n'));
   });
 
   it('a lease released in the middle of a turn keeps the conversation until that turn has ended and been recorded', async () => {
