@@ -87,8 +87,8 @@ export class Lease {
     const onEvent = options.onEvent;
     const observed = watch ? { ...options, onEvent: (event: AgentStreamEvent) => (watch.onEvent(event), onEvent?.(event)) } : options;
     try {
+      // The turn records its session on the lease as soon as it is chosen: every prompt of a lease runs in it.
       const result = await this.host.runLeasedTurn(this, text, observed);
-      this.sessionId = result.sessionId;
       watch?.ended({ result });
       return result;
     } catch (error) {

@@ -118,12 +118,13 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     return this.dispatcher.acquire(options, task).then((queued) => this.runOnLease(queued, prompt, options));
   }
 
-  /** run()'s own lease, which no caller can touch: the turn goes straight to the runner, past Lease.prompt's guards. */
+  /**
+   * run()'s own lease, which no caller can touch: its one turn is the same Turn a lease's prompt
+   * runs, started from the hand-out time and answering with the agent, past Lease.prompt's guards.
+   */
   private async runOnLease(lease: Lease, prompt: string, options: RunOptions): Promise<RunResult> {
     try {
-      const result = (await this.turns.run(lease, prompt, options, lease.acquiredAt)) as RunResult;
-      result.agentId = lease.agentId;
-      return result;
+      return (await this.turns.run(lease, prompt, options, lease.acquiredAt, lease.agentId)) as RunResult;
     } finally {
       lease.release();
     }

@@ -1,15 +1,13 @@
-import type { PromptResult } from '../agents/adapter';
-import type { SessionContinuity } from '../conversations/conversation';
 import type { ConversationTable } from '../conversations/conversationTable';
 import { errorMessage } from '../common/errors';
 import { setUnfrozenTimeout } from '../common/unfrozenClock';
 import type { ModuleAffinity } from './routers/affinity';
-import type { PooledAgent } from './agentRecord';
+import type { AgentTurn, PooledAgent } from './agentRecord';
 import { errorCode, PoolError } from './errors';
 import type { TurnOutcome } from './events';
 import type { Lease, TurnOptions, TurnResult } from './lease';
 import type { SupervisedPool, Supervisor } from './supervisor';
-import { SupervisedTurn, type ExpiryKind, type TurnHooks } from './turn';
+import { Turn, type ChosenSession, type ExpiryKind, type TurnHooks } from './turn';
 import { TurnWatchdog } from './watchdog';
 
 /** Errors that say the profile itself is unusable right now: they open the circuit at once. */
@@ -19,27 +17,26 @@ const EXPIRY_REASONS: Record<ExpiryKind, string> = {
   idle: 'idle watchdog fired',
   deadline: 'turn deadline exceeded',
 };
-const TIMEOUT_CODES = new Set(['AGENT_FIRST_EVENT_TIMEOUT', 'TURN_IDLE_TIMEOUT', 'TURN_DEADLINE_EXCEEDED']);
 
 export interface TurnPool extends SupervisedPool {
   readonly conversations: ConversationTable;
   readonly affinity: ModuleAffinity;
 }
 
-/** The session a turn runs in, and for a conversation's turn how it continued the conversation. */
-interface ChosenSession {
-  sessionId: string;
-  continuity?: SessionContinuity;
-  contextLost?: string;
+/** Whose turn it is: the agent, its lease, and the agent's record of the running turn. */
+interface TurnOwner {
+  agent: PooledAgent;
+  lease: Lease;
+  record: AgentTurn;
 }
 
-
-
 /**
- * One turn on a leased agent: picks the session (sticky, fresh or reused), runs the prompt under
- * the watchdog and deadline, feeds the circuit breaker, and reports `turn-finished`.
+ * Starts each turn of a pool (see Turn) and acts on what the turns report: the session choice
+ * (sticky, fresh or reused; a conversation's resumed), the agent put out of service when its turn
+ * expires, the circuit breaker fed, `turn-finished` fired. One object per pool serves as every
+ * turn's hooks, so a turn allocates none.
  */
-export class TurnRunner {
+export class TurnRunner implements TurnHooks<TurnOwner> {
   private readonly watchdog: TurnWatchdog;
 
   constructor(
@@ -49,73 +46,28 @@ export class TurnRunner {
     this.watchdog = new TurnWatchdog(pool.options.clock);
   }
 
-  /** `startedAt`: run() passes the lease's hand-out time, taken a moment before, to save a clock read. */
-  async run(lease: Lease, text: string, options: TurnOptions, startedAt?: number): Promise<TurnResult> {
+  /**
+   * One turn on a leased agent; `startedAt` and `agentId` from run(), which has the lease's
+   * hand-out time (a clock read saved) and answers with the agent that served it.
+   */
+  run(lease: Lease, text: string, options: TurnOptions, startedAt?: number, agentId?: string): Promise<TurnResult> {
     const { pool } = this;
-    const { clock } = pool.options;
     const agent = pool.agents.get(lease.agentId);
     const connection = agent?.connection;
     if (!agent || agent.lease !== lease || !connection || agent.state === 'unhealthy') {
-      throw lostError(agent, lease);
+      return Promise.reject(lostError(agent, lease));
     }
-    startedAt ??= clock.monotonicNow();
-    let outcome: TurnOutcome = 'failed';
-    let result: PromptResult | undefined;
-    const turn = agent.beginTurn();
-    let chosen: ChosenSession | undefined;
-    try {
-      const readySession = this.readySession(agent, lease);
-      chosen = readySession === undefined ? await this.sessionFor(agent, lease) : undefined;
-      const sessionId = readySession ?? chosen!.sessionId;
-      // Every prompt of a lease runs in its one session.
-      lease.sessionId = sessionId;
-      turn.sessionId = sessionId;
-      if (turn.abandoned) throw turn.abandoned;
-      if (agent.turn !== turn) throw lostError(agent, lease);
-      // The watchdog counts from the prompt; with the session at hand that is now, and the clock read is saved.
-      const promptAt = readySession === undefined ? clock.monotonicNow() : startedAt;
-      const request = { sessionId, text, onEvent: options.onEvent, signal: options.signal };
-      result = await new SupervisedTurn(connection, request, pool.options, this.hooksFor(agent, sessionId), this.watchdog, promptAt).run(turn);
-      outcome = result.stopReason === 'cancelled' ? 'cancelled' : 'succeeded';
-      const leased = result as TurnResult;
-      leased.sessionId = sessionId;
-      if (chosen?.continuity !== undefined) leased.continuity = chosen.continuity;
-      if (chosen?.contextLost !== undefined) leased.contextLost = chosen.contextLost;
-      return leased;
-    } catch (error) {
-      const code = errorCode(error);
-      // POOL_AGENT_LOST: the user restarted the agent mid-turn; neither the agent's nor the profile's fault.
-      outcome = code === 'POOL_AGENT_LOST' ? 'cancelled' : code !== undefined && TIMEOUT_CODES.has(code) ? 'timed-out' : 'failed';
-      // A crash is counted once, by the supervisor, when the process exits.
-      const crashed = code === 'AGENT_CRASHED' || code === 'POOL_AGENT_LOST' || agent.connection !== connection || !connection.health().alive;
-      if (!crashed) pool.breaker.recordFailure(`${errorMessage(error)}`, code !== undefined && CIRCUIT_TRIPPING_CODES.has(code));
-      throw error;
-    } finally {
-      agent.endTurn(turn);
-      if (outcome === 'succeeded') {
-        pool.breaker.recordSuccess();
-        this.supervisor.consecutiveCrashes = 0;
-        pool.affinity.recordSuccess(agent.id, lease.request.sourceModule, lease.request.targetModule);
-      }
-      const { sessionKey } = lease.request;
-      const conversation = sessionKey === undefined ? undefined : pool.conversations.get(sessionKey);
-      if (conversation && outcome !== 'failed' && conversation.sessionId === turn.sessionId) {
-        conversation.recordTurn(result?.usage, clock.wallNow());
-        pool.events.fire({ type: 'conversation', profile: lease.profile, key: conversation.key, change: 'turn', conversation: conversation.info() });
-      }
-      pool.events.fire({
-        type: 'turn-finished',
-        agentId: agent.id,
-        profile: lease.profile,
-        sessionKey: lease.request.sessionKey,
-        sourceModule: lease.request.sourceModule,
-        targetModule: lease.request.targetModule,
-        outcome,
-        firstEventMs: result?.firstEventMs,
-        totalMs: clock.monotonicNow() - startedAt,
-        usage: result?.usage,
-      });
-    }
+    const sessionId = this.readySession(agent, lease);
+    const request = {
+      sessionId,
+      chooseSession: sessionId === undefined ? () => this.sessionFor(agent, lease) : undefined,
+      text,
+      onEvent: options.onEvent,
+      signal: options.signal,
+      agentId,
+    };
+    const record = agent.beginTurn();
+    return new Turn<TurnOwner>(connection, request, pool.options, this, this.watchdog, startedAt, { agent, lease, record }, record).run();
   }
 
   /** Stops the watchdog's timer; turns still running after the pool's shutdown are killed with their agents. */
@@ -123,20 +75,59 @@ export class TurnRunner {
     this.watchdog.dispose();
   }
 
-  /** Method shorthand, not arrow functions: nothing per turn that a bundler would wrap to keep its name. */
-  private hooksFor(agent: PooledAgent, sessionId: string): TurnHooks {
-    const runner = this;
-    return {
-      onExpired(kind, promptSettled) {
-        // Out of service at once, before the lease ends: its process may still be running the turn,
-        // and a request made right after the timeout must not land on it.
-        if (agent.state === 'busy') runner.pool.transition(agent, 'unhealthy', EXPIRY_REASONS[kind]);
-        void runner.cancelThenKill(agent, sessionId, promptSettled, kind);
-      },
-      onCancelUnanswered() {
-        void runner.supervisor.retire(agent, 'unhealthy', `did not answer a cancel within ${runner.pool.options.cancelGraceMs} ms`);
-      },
-    };
+  onSessionChosen(turn: Turn<TurnOwner>, sessionId: string): void {
+    const { agent, lease, record } = turn.owner!;
+    // Every prompt of a lease runs in its one session.
+    lease.sessionId = sessionId;
+    if (record.abandoned) throw record.abandoned;
+    if (agent.turn !== record) throw lostError(agent, lease);
+  }
+
+  onExpired(kind: ExpiryKind, promptSettled: Promise<void>, turn: Turn<TurnOwner>): void {
+    const { agent, record } = turn.owner!;
+    // Out of service at once, before the lease ends: its process may still be running the turn,
+    // and a request made right after the timeout must not land on it.
+    if (agent.state === 'busy') this.pool.transition(agent, 'unhealthy', EXPIRY_REASONS[kind]);
+    void this.cancelThenKill(agent, record.sessionId, promptSettled, kind);
+  }
+
+  onCancelUnanswered(turn: Turn<TurnOwner>): void {
+    void this.supervisor.retire(turn.owner!.agent, 'unhealthy', `did not answer a cancel within ${this.pool.options.cancelGraceMs} ms`);
+  }
+
+  onSettled(turn: Turn<TurnOwner>, outcome: TurnOutcome, result: TurnResult | undefined, error: unknown, totalMs: number): void {
+    const { pool } = this;
+    const { agent, lease, record } = turn.owner!;
+    if (error !== undefined) {
+      const code = errorCode(error);
+      // A crash is counted once, by the supervisor, when the process exits.
+      const crashed = code === 'AGENT_CRASHED' || code === 'POOL_AGENT_LOST' || agent.connection !== turn.connection || !turn.connection.health().alive;
+      if (!crashed) pool.breaker.recordFailure(`${errorMessage(error)}`, code !== undefined && CIRCUIT_TRIPPING_CODES.has(code));
+    }
+    agent.endTurn(record);
+    if (outcome === 'succeeded') {
+      pool.breaker.recordSuccess();
+      this.supervisor.consecutiveCrashes = 0;
+      pool.affinity.recordSuccess(agent.id, lease.request.sourceModule, lease.request.targetModule);
+    }
+    const { sessionKey } = lease.request;
+    const conversation = sessionKey === undefined ? undefined : pool.conversations.get(sessionKey);
+    if (conversation && outcome !== 'failed' && conversation.sessionId === record.sessionId) {
+      conversation.recordTurn(result?.usage, pool.options.clock.wallNow());
+      pool.events.fire({ type: 'conversation', profile: lease.profile, key: conversation.key, change: 'turn', conversation: conversation.info() });
+    }
+    pool.events.fire({
+      type: 'turn-finished',
+      agentId: agent.id,
+      profile: lease.profile,
+      sessionKey: lease.request.sessionKey,
+      sourceModule: lease.request.sourceModule,
+      targetModule: lease.request.targetModule,
+      outcome,
+      firstEventMs: result?.firstEventMs,
+      totalMs,
+      usage: result?.usage,
+    });
   }
 
   /**

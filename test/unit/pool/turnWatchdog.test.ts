@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { PromptResult } from '../../../src/core/agents/adapter';
-import { SupervisedTurn, type TurnHooks } from '../../../src/core/pool/turn';
+import { Turn, type TurnHooks } from '../../../src/core/pool/turn';
 import { RESUME_GRACE_MS } from '../../../src/core/common/unfrozenClock';
 import { TurnWatchdog } from '../../../src/core/pool/watchdog';
 import { FakeAgent } from './fakeAgent';
@@ -29,7 +29,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
   it('keeps a turn that streams alive past the idle limit, fails it once it goes quiet, and leaves no timer behind', async () => {
     const { clock, agent, expired, hooks, watchdog } = await setup();
-    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const settled = settledWith(new Turn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
     const onEvent = agent.openTurns[0].request.onEvent!;
     for (let i = 0; i < 5; i++) {
       clock.advance(200);
@@ -49,7 +49,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
   it('fails a turn that hears nothing by the first-event deadline, naming the likely causes; a first event lifts it', async () => {
     const { clock, agent, expired, hooks, watchdog } = await setup();
     const quietLimits = { ...limits(clock, 500), idleWatchdogMs: 5000, turnDeadlineMs: 60_000 };
-    const quiet = new SupervisedTurn(agent, { sessionId: 'quiet', text: 'x' }, quietLimits, hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+    const quiet = new Turn(agent, { sessionId: 'quiet', text: 'x' }, quietLimits, hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
     clock.advance(499);
     assert.deepEqual(expired, []);
     clock.advance(1);
@@ -58,7 +58,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
     assert.equal(error.code, 'AGENT_FIRST_EVENT_TIMEOUT');
     assert.match(error.message, /sent nothing within 0.5 s of the prompt.*Likely causes: no network.*sign-in.*rate limit/);
     // A turn that has heard once is under the idle watchdog only.
-    const heard = settledWith(new SupervisedTurn(agent, { sessionId: 'heard', text: 'y' }, quietLimits, hooks, watchdog).run());
+    const heard = settledWith(new Turn(agent, { sessionId: 'heard', text: 'y' }, quietLimits, hooks, watchdog).run());
     clock.advance(100);
     agent.openTurns.at(-1)!.request.onEvent!({ kind: 'thought', text: 'thinking' });
     clock.advance(4000);
@@ -70,7 +70,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
   it('fails a chatty turn at its deadline', async () => {
     const { clock, agent, expired, hooks, watchdog } = await setup();
-    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const settled = settledWith(new Turn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
     const onEvent = agent.openTurns[0].request.onEvent!;
     for (let elapsed = 0; elapsed < 1900; elapsed += 100) {
       clock.advance(100);
@@ -84,9 +84,9 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
   it('serves concurrent turns with one timer, and a finished turn neither expires nor keeps the timer', async () => {
     const { clock, agent, expired, hooks, watchdog } = await setup();
-    const first = settledWith(new SupervisedTurn(agent, { sessionId: 'a', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const first = settledWith(new Turn(agent, { sessionId: 'a', text: 'x' }, limits(clock), hooks, watchdog).run());
     clock.advance(100);
-    const second = settledWith(new SupervisedTurn(agent, { sessionId: 'b', text: 'y' }, limits(clock), hooks, watchdog).run());
+    const second = settledWith(new Turn(agent, { sessionId: 'b', text: 'y' }, limits(clock), hooks, watchdog).run());
     assert.deepEqual(clock.pendingDelays, [200], 'one timer, for the earlier turn');
     agent.finishTurn('first done');
     assert.equal((await first).result?.text, 'first done');
@@ -101,7 +101,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
   it('reports the first event time on a successful turn, and schedules nothing once the last turn is done', async () => {
     const { clock, agent, expired, hooks, watchdog } = await setup();
-    const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
+    const settled = settledWith(new Turn(agent, { sessionId: 's', text: 'x' }, limits(clock), hooks, watchdog).run());
     clock.advance(40);
     agent.finishTurn('hello');
     const { result } = await settled;
@@ -118,13 +118,13 @@ describe('turn supervision (one watchdog timer per pool)', () => {
     const setTimeout = clock.setTimeout.bind(clock);
     clock.setTimeout = (callback, ms) => (timersArmed++, setTimeout(callback, ms));
     for (let i = 0; i < 5; i++) {
-      const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: `turn ${i}` }, limits(clock), hooks, watchdog).run());
+      const settled = settledWith(new Turn(agent, { sessionId: 's', text: `turn ${i}` }, limits(clock), hooks, watchdog).run());
       clock.advance(10);
       agent.finishTurn(`done ${i}`);
       assert.equal((await settled).result?.text, `done ${i}`);
     }
     assert.equal(timersArmed, 1);
-    const hung = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'hang' }, limits(clock), hooks, watchdog).run());
+    const hung = settledWith(new Turn(agent, { sessionId: 's', text: 'hang' }, limits(clock), hooks, watchdog).run());
     clock.advance(300);
     assert.deepEqual(expired, ['idle'], 'the turn after them is still watched, from its own start');
     assert.equal((await hung).code, 'TURN_IDLE_TIMEOUT');
@@ -135,7 +135,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
     it('the first-event deadline counts only unfrozen time: a freeze three times as long fails nothing', async () => {
       const { clock, agent, expired, hooks, watchdog } = await setup();
-      const quiet = new SupervisedTurn(agent, { sessionId: 'quiet', text: 'x' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+      const quiet = new Turn(agent, { sessionId: 'quiet', text: 'x' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
       clock.advance(4_000);
       // A plain 10 s timer fires at the resume; this one finds 4 s of the agent's time used.
       clock.freeze(30_000);
@@ -149,8 +149,8 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
     it('a deadline that falls due at the resume waits RESUME_GRACE_MS: output read in the grace saves the turn', async () => {
       const { clock, agent, expired, hooks, watchdog } = await setup();
-      const saved = settledWith(new SupervisedTurn(agent, { sessionId: 'saved', text: 'x' }, longLimits(clock), hooks, watchdog).run());
-      const judged = new SupervisedTurn(agent, { sessionId: 'judged', text: 'y' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
+      const saved = settledWith(new Turn(agent, { sessionId: 'saved', text: 'x' }, longLimits(clock), hooks, watchdog).run());
+      const judged = new Turn(agent, { sessionId: 'judged', text: 'y' }, longLimits(clock), hooks, watchdog).run().catch((error: Error & { code?: string }) => error);
       clock.advance(9_900);
       clock.freeze(20_000);
       clock.advance(200);
@@ -168,7 +168,7 @@ describe('turn supervision (one watchdog timer per pool)', () => {
 
     it('the idle watchdog too: a freeze mid-turn longer than the watchdog, then the agent goes on', async () => {
       const { clock, agent, expired, hooks, watchdog } = await setup();
-      const settled = settledWith(new SupervisedTurn(agent, { sessionId: 's', text: 'x' }, longLimits(clock), hooks, watchdog).run());
+      const settled = settledWith(new Turn(agent, { sessionId: 's', text: 'x' }, longLimits(clock), hooks, watchdog).run());
       const onEvent = agent.openTurns[0].request.onEvent!;
       clock.advance(1_000);
       onEvent({ kind: 'text', text: 'first' });
