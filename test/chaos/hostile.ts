@@ -68,88 +68,88 @@ export async function hostileDirectory(context: ChaosContext, parts: { only?: 'f
   // 4. Freezes of the owner longer than the deadline judging its agent: each deadline counts only unfrozen time.
   figures.freeze = await freezeCases({ root, dist: path.dirname(CLI), runCli, judge, problem, note: context.note, prepareDirectory, chownTree });
 
+  /** Steps 1-3 (CHAOS_ONLY=freeze skips them): hostile files, leftover locks, unusable directories. */
   async function hostileFilesLocksAndDirectories() {
-  // 1. One directory holding every kind of hostile file at once, plus a live window and leases.
-  const hostileFiles = await seedHostileDirectory(dir, root);
-  for (const args of [['status'], ['status', '--json'], ['instances'], ['instances', '--json'], ['metrics'], ['metrics', '--json'], ['metrics', '--prometheus'], ['cleanup']]) {
-    judge(await runCli([...args, '--dir', dir]));
-  }
-  const listed = await runCli(['instances', '--json', '--dir', dir]);
-  judge(listed, [0]);
-  try {
-    const rows = JSON.parse(listed.stdout) as Array<{ id: string }>;
-    const ids = rows.map((row) => row.id);
-    if (ids.filter((one) => one === hostileFiles.liveId).length !== 1) problem(`the live window is listed ${ids.filter((one) => one === hostileFiles.liveId).length} times (a symlink to its record must not list it twice): ${ids.join(', ')}`);
-    const bad = ids.filter((one) => one !== hostileFiles.liveId);
-    if (bad.length > 0) problem(`malformed records were listed as windows: ${bad.join(', ')}`);
-  } catch (error) {
-    problem(`instances --json printed no JSON: ${String(error)}`);
-  }
-  // 7 dead leases and one unreadable one must not deny the budget: run gets a slot and answers.
-  const run = await runCli(['run', '--profile', 'demo', 'hello from a hostile directory', '--dir', dir]);
-  judge(run, [0]);
-  for (const victim of hostileFiles.forgedVictims) {
-    if ((await processLiveness(victim)) !== 'alive') {
-      figures.wrongKills++;
-      problem(`process ${victim.pid}, named only by a forged lease, was killed`);
+    // 1. One directory holding every kind of hostile file at once, plus a live window and leases.
+    const hostileFiles = await seedHostileDirectory(dir, root);
+    for (const args of [['status'], ['status', '--json'], ['instances'], ['instances', '--json'], ['metrics'], ['metrics', '--json'], ['metrics', '--prometheus'], ['cleanup']]) {
+      judge(await runCli([...args, '--dir', dir]));
     }
-  }
-  const cleanup = await runCli(['cleanup', '--dir', dir]);
-  judge(cleanup, [0]);
-  if (!/Did not stop process/.test(cleanup.stdout + cleanup.stderr) && hostileFiles.forgedVictims.length > 0) problem(`cleanup did not report the unproven agent: ${cleanup.stdout}`);
-  for (const victim of hostileFiles.forgedVictims) if ((await processLiveness(victim)) !== 'alive') figures.wrongKills++;
-  hostileFiles.stop();
+    const listed = await runCli(['instances', '--json', '--dir', dir]);
+    judge(listed, [0]);
+    try {
+      const rows = JSON.parse(listed.stdout) as Array<{ id: string }>;
+      const ids = rows.map((row) => row.id);
+      if (ids.filter((one) => one === hostileFiles.liveId).length !== 1) problem(`the live window is listed ${ids.filter((one) => one === hostileFiles.liveId).length} times (a symlink to its record must not list it twice): ${ids.join(', ')}`);
+      const bad = ids.filter((one) => one !== hostileFiles.liveId);
+      if (bad.length > 0) problem(`malformed records were listed as windows: ${bad.join(', ')}`);
+    } catch (error) {
+      problem(`instances --json printed no JSON: ${String(error)}`);
+    }
+    // 7 dead leases and one unreadable one must not deny the budget: run gets a slot and answers.
+    const run = await runCli(['run', '--profile', 'demo', 'hello from a hostile directory', '--dir', dir]);
+    judge(run, [0]);
+    for (const victim of hostileFiles.forgedVictims) {
+      if ((await processLiveness(victim)) !== 'alive') {
+        figures.wrongKills++;
+        problem(`process ${victim.pid}, named only by a forged lease, was killed`);
+      }
+    }
+    const cleanup = await runCli(['cleanup', '--dir', dir]);
+    judge(cleanup, [0]);
+    if (!/Did not stop process/.test(cleanup.stdout + cleanup.stderr) && hostileFiles.forgedVictims.length > 0) problem(`cleanup did not report the unproven agent: ${cleanup.stdout}`);
+    for (const victim of hostileFiles.forgedVictims) if ((await processLiveness(victim)) !== 'alive') figures.wrongKills++;
+    hostileFiles.stop();
 
-  // 2. Leftover locks of each kind: each costs seconds at most, and run still answers.
-  for (const kind of ['directory-dead-owner', 'directory-no-owner', 'directory-unreadable', 'regular-file', 'fifo', 'symlink'] as const) {
-    const lockDir = path.join(root, `lock-${kind}`);
-    prepareDirectory(lockDir);
-    await leaveLock(lockDir, kind);
-    chownTree(lockDir);
-    const startup = await startupMs();
-    const result = await runCli(['cleanup', '--dir', lockDir]);
-    judge(result, [0]);
-    // What the lock costs: the command's time less a node start-up of the CLI measured just before.
-    const cost = Math.max(0, result.ms - startup);
-    figures.lockMs[kind] = Math.round(cost);
-    const limit = kind === 'directory-no-owner' || kind === 'directory-unreadable' ? 2_500 + 2_000 : 2_000;
-    if (cost > limit) problem(`a leftover lock (${kind}) cost cleanup ${Math.round(cost)} ms beyond start-up (limit ${limit})`);
-    if ((result.stderr.match(/could not take the registry lock/g) ?? []).length > 1) problem(`the lock warning (${kind}) was printed more than once`);
-  }
-
-  // 3. Unusable directories: run fails fast, exit 1, naming the directory and the cause.
-  const unusable: Array<{ kind: string; dir: string; cause: RegExp; setup?: () => void; namespace?: string }> = [];
-  const fileInPlace = path.join(root, 'a-file');
-  writeFileSync(fileInPlace, 'not a directory');
-  unusable.push({ kind: 'not a directory', dir: fileInPlace, cause: /not a directory|a file stands where a directory should be/ });
-  // A fresh directory of ours that we may not write (mode 500): nothing can be created in it.
-  const noWrite = path.join(root, 'permission');
-  mkdirSync(noWrite);
-  chownTree(noWrite);
-  chmodSync(noWrite, 0o500);
-  unusable.push({ kind: 'permission', dir: noWrite, cause: /not writable|permission|EACCES/i });
-  for (const entry of unusable) {
-    const startup = await startupMs();
-    const result = await runCli(['run', '--profile', 'demo', 'hello', '--dir', entry.dir]);
-    judge(result, [1]);
-    recordFailFast(entry.kind, entry.dir, entry.cause, result, startup);
-  }
-  if (isRoot && hasUnshare()) {
-    for (const kind of ['read-only', 'full'] as const) {
-      const mount = path.join(root, `mount-${kind}`);
-      mkdirSync(mount, { recursive: true });
+    // 2. Leftover locks of each kind: each costs seconds at most, and run still answers.
+    for (const kind of ['directory-dead-owner', 'directory-no-owner', 'directory-unreadable', 'regular-file', 'fifo', 'symlink'] as const) {
+      const lockDir = path.join(root, `lock-${kind}`);
+      prepareDirectory(lockDir);
+      await leaveLock(lockDir, kind);
+      chownTree(lockDir);
       const startup = await startupMs();
-      const result = await runInMountNamespace(kind, mount);
-      judge(result, [1]);
-      recordFailFast(kind, path.join(mount, 'registry'), kind === 'read-only' ? /read-only/ : /full/, result, startup);
+      const result = await runCli(['cleanup', '--dir', lockDir]);
+      judge(result, [0]);
+      // What the lock costs: the command's time less a node start-up of the CLI measured just before.
+      const cost = Math.max(0, result.ms - startup);
+      figures.lockMs[kind] = Math.round(cost);
+      const limit = kind === 'directory-no-owner' || kind === 'directory-unreadable' ? 2_500 + 2_000 : 2_000;
+      if (cost > limit) problem(`a leftover lock (${kind}) cost cleanup ${Math.round(cost)} ms beyond start-up (limit ${limit})`);
+      if ((result.stderr.match(/could not take the registry lock/g) ?? []).length > 1) problem(`the lock warning (${kind}) was printed more than once`);
     }
-  } else {
-    const why = isRoot ? 'unshare is not installed' : 'they need root (a mount namespace with small tmpfs mounts)';
-    figures.unusable['read-only'] = `skipped: ${why}`;
-    figures.unusable.full = `skipped: ${why}`;
-    context.note(`hostile: read-only and full-disk cases skipped: ${why}`);
-  }
 
+    // 3. Unusable directories: run fails fast, exit 1, naming the directory and the cause.
+    const unusable: Array<{ kind: string; dir: string; cause: RegExp; setup?: () => void; namespace?: string }> = [];
+    const fileInPlace = path.join(root, 'a-file');
+    writeFileSync(fileInPlace, 'not a directory');
+    unusable.push({ kind: 'not a directory', dir: fileInPlace, cause: /not a directory|a file stands where a directory should be/ });
+    // A fresh directory of ours that we may not write (mode 500): nothing can be created in it.
+    const noWrite = path.join(root, 'permission');
+    mkdirSync(noWrite);
+    chownTree(noWrite);
+    chmodSync(noWrite, 0o500);
+    unusable.push({ kind: 'permission', dir: noWrite, cause: /not writable|permission|EACCES/i });
+    for (const entry of unusable) {
+      const startup = await startupMs();
+      const result = await runCli(['run', '--profile', 'demo', 'hello', '--dir', entry.dir]);
+      judge(result, [1]);
+      recordFailFast(entry.kind, entry.dir, entry.cause, result, startup);
+    }
+    if (isRoot && hasUnshare()) {
+      for (const kind of ['read-only', 'full'] as const) {
+        const mount = path.join(root, `mount-${kind}`);
+        mkdirSync(mount, { recursive: true });
+        const startup = await startupMs();
+        const result = await runInMountNamespace(kind, mount);
+        judge(result, [1]);
+        recordFailFast(kind, path.join(mount, 'registry'), kind === 'read-only' ? /read-only/ : /full/, result, startup);
+      }
+    } else {
+      const why = isRoot ? 'unshare is not installed' : 'they need root (a mount namespace with small tmpfs mounts)';
+      figures.unusable['read-only'] = `skipped: ${why}`;
+      figures.unusable.full = `skipped: ${why}`;
+      context.note(`hostile: read-only and full-disk cases skipped: ${why}`);
+    }
   }
 
   /** A node start-up of the CLI right now (`--version`): the machine is shared, so it is measured, not assumed. */
