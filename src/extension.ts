@@ -52,6 +52,8 @@ export interface ExtensionExports extends AgentPoolApi {
     logLines(): string[];
     /** Every `@agents` answer's metadata, in order, cancelled turns included. */
     chatAnswers: AgentChatMetadata[];
+    /** Every permission question an `@agents` thread showed, in order. */
+    chatPermissions: Array<{ id: string; optionIds: string[] }>;
     activationMs: number;
     loadMs: number;
     service: AgentPoolService;
@@ -143,6 +145,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   );
   const chatModels = registerPooledAgentModels(current);
   const chatAnswers: AgentChatMetadata[] = [];
+  const chatPermissions: Array<{ id: string; optionIds: string[] }> = [];
   let serviceChanges = 0;
   const changed = new vscode.EventEmitter<void>();
   // Context keys and the API's onDidChange follow changes debounced, like the status bar and tree.
@@ -179,7 +182,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     changed,
     vscode.workspace.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
     ...chatModels.disposables,
-    ...registerChatParticipant(context, { service: current, permissions, spawnBlockedReason, defaultProfile: () => settings.defaultProfile, log, onDidAnswer: (metadata) => chatAnswers.push(metadata), nameConversation: (key, prompt) => titles.nameAfterFirstPrompt(key, prompt) }),
+    ...registerChatParticipant(context, { service: current, permissions, spawnBlockedReason, defaultProfile: () => settings.defaultProfile, log, onDidAnswer: (metadata) => chatAnswers.push(metadata), nameConversation: (key, prompt) => titles.nameAfterFirstPrompt(key, prompt), onDidAskPermission: (id, optionIds) => chatPermissions.push({ id, optionIds }) }),
     current.onDidChange(() => {
       serviceChanges++;
       chatModels.models.poolsChanged();
@@ -262,6 +265,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
       serviceChanges: () => serviceChanges,
       logLines: () => recentLog.linesAbout(''),
       chatAnswers,
+      chatPermissions,
       activationMs,
       loadMs,
       service: current,

@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import type { ExtensionExports } from '../../src/extension';
 import type { AgentChatMetadata } from '../../src/vscode/chat/chatParticipant';
 import { activeExtension, report, waitUntil } from './helpers';
-import { renderedPageText, takeScreenshot } from './screenshots';
+import { clickInPage, renderedPageText, takeScreenshot } from './screenshots';
 
 /** The answers in the Chat view, as a person reads them. */
 const RESPONSES = '.interactive-response';
@@ -113,4 +113,27 @@ describe('@agents in the Chat view', function () {
     await waitUntil(api, () => (api.metrics().pools.find((p) => p.profile === 'demo')?.agents.filter((a) => a.state === 'busy').length ?? 0) === busyBefore, 'the agent to be free again');
     await takeScreenshot('chat-cancelled', { settleMs: 800 });
   });
+
+  for (const [choice, optionId, outcome] of [
+    ['Allow once', 'allow', 'granted'],
+    ['Reject', 'reject', 'denied'],
+  ] as const) {
+    it(`asks a permission request as a confirmation in the thread, and "${choice}" answers the agent`, async () => {
+      await vscode.commands.executeCommand('workbench.action.chat.newChat');
+      const asked = api.testing.chatPermissions.length;
+      const answer = ask('@agents /demo /demo permission=edit\nchange demo.txt');
+      await waitUntil(api, () => api.testing.chatPermissions.length > asked, 'the permission question in the thread');
+      const question = api.testing.chatPermissions.at(-1)!;
+      assert.deepEqual(question.optionIds, ['allow', 'allow-always', 'reject'], 'the thread does not offer exactly the agent\'s own options');
+      const shown = await renderedPageText(RESPONSES, 'asks permission');
+      if (shown !== undefined) assert.match(shown, /demo asks permission: Demo edit of demo\.txt/);
+      // As a person does: a click on the button in the thread (desktop VS Code: the button's own command).
+      if (!(await clickInPage(RESPONSES, choice))) await vscode.commands.executeCommand('agentPool.answerPermission', question.id, optionId);
+      const result = await answer;
+      assert.equal(result.metadata?.outcome, 'answered', result.errorDetails?.message);
+      const thread = await renderedPageText(RESPONSES, `permission ${outcome} (${optionId})`);
+      if (thread !== undefined) assert.match(thread, new RegExp(`You chose: ${choice}\\.`));
+      if (choice === 'Allow once') await takeScreenshot('chat-permission-answered', { settleMs: 800 });
+    });
+  }
 });

@@ -39,3 +39,16 @@ export async function renderedPageText(selector: string, contains: string, optio
   if (!response.ok) throw new Error(text);
   return text;
 }
+
+/**
+ * Clicks the button named `name` in the (last) workbench element `selector`, the way a person does, once it shows
+ * (waits up to 15 s); false under desktop VS Code, where the extension host cannot reach the page. Throws when
+ * no such button shows.
+ */
+export async function clickInPage(selector: string, name: string): Promise<boolean> {
+  const url = process.env.AGENT_POOL_CLICK_URL;
+  if (!url) return false;
+  const response = await fetch(`${url}?selector=${encodeURIComponent(selector)}&name=${encodeURIComponent(name)}`);
+  if (!response.ok) throw new Error(await response.text());
+  return true;
+}

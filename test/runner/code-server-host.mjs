@@ -36,6 +36,7 @@ export async function runInCodeServer(options) {
     AGENT_POOL_SCREENSHOT_URL: screenshots.url,
     AGENT_POOL_WEBVIEW_TEXT_URL: screenshots.webviewTextUrl,
     AGENT_POOL_PAGE_TEXT_URL: screenshots.pageTextUrl,
+    AGENT_POOL_CLICK_URL: screenshots.clickUrl,
     AGENT_POOL_TEST_LOG: options.logFile,
   });
   let browser;
@@ -173,6 +174,7 @@ async function startScreenshotService(directory, log) {
     const requestUrl = new URL(request.url ?? '/', 'http://x');
     if (requestUrl.pathname === '/webview-text') return answerWebviewText(page, requestUrl.searchParams, response);
     if (requestUrl.pathname === '/page-text') return answerPageText(page, requestUrl.searchParams, response);
+    if (requestUrl.pathname === '/click') return clickButton(page, requestUrl.searchParams, response);
     const params = requestUrl.searchParams;
     const name = params.get('name') ?? 'workbench';
     const hover = params.get('hover');
@@ -200,6 +202,7 @@ async function startScreenshotService(directory, log) {
     url: `http://127.0.0.1:${server.address().port}/screenshot`,
     webviewTextUrl: `http://127.0.0.1:${server.address().port}/webview-text`,
     pageTextUrl: `http://127.0.0.1:${server.address().port}/page-text`,
+    clickUrl: `http://127.0.0.1:${server.address().port}/click`,
     attach: (p) => (page = p),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -246,6 +249,22 @@ async function answerPageText(page, params, response) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   response.writeHead(404, { 'content-type': 'text/plain' }).end(`"${selector}" ${lacks ? 'still shows' : 'does not show'} "${wanted}"; it shows: ${JSON.stringify(text)}`);
+}
+
+/**
+ * GET <url>?selector=<css>&name=<text>: clicks, as a person does, the button named <text> inside the workbench
+ * element <selector> (the last one, when several match: the newest answer's), once it shows (200), or says after
+ * 15 s what it could not find (404).
+ */
+async function clickButton(page, params, response) {
+  const selector = params.get('selector') ?? 'body';
+  const name = params.get('name') ?? '';
+  try {
+    await page.locator(selector).last().getByRole('button', { name, exact: true }).last().click({ timeout: 15_000 });
+    response.writeHead(200, { 'content-type': 'text/plain' }).end('clicked');
+  } catch (error) {
+    response.writeHead(404, { 'content-type': 'text/plain' }).end(`no button "${name}" in "${selector}": ${String(error).split('\n')[0]}`);
+  }
 }
 
 function freePort() {

@@ -36,6 +36,8 @@ export interface ChatDeps {
   onDidAnswer?: (metadata: AgentChatMetadata) => void;
   /** A thread's first prompt names its conversation (in the tree). */
   nameConversation?: (key: string, prompt: string) => void;
+  /** A permission question was put in a thread, answerable with agentPool.answerPermission(id, optionId); for tests. */
+  onDidAskPermission?: (id: string, optionIds: string[]) => void;
 }
 
 /** `/profile <name> …` picks any profile, including the user's own; the built-ins have their own commands. */
@@ -131,7 +133,7 @@ async function handle(
   const asker = {
     profile,
     sessionId: sameConversation ? previous.sessionId : undefined,
-    ask: (permission: PermissionRequest, signal: AbortSignal) => askInThread(stream, pendingAnswers, permission, signal),
+    ask: (permission: PermissionRequest, signal: AbortSignal) => askInThread(stream, pendingAnswers, permission, signal, deps.onDidAskPermission),
   };
   const stopAsking = deps.permissions.add(asker);
   const renderer = new TurnRenderer();
@@ -214,6 +216,7 @@ async function askInThread(
   pendingAnswers: Map<string, (optionId: string | undefined) => void>,
   request: PermissionRequest,
   signal: AbortSignal,
+  onDidAsk?: ChatDeps['onDidAskPermission'],
 ): Promise<{ optionId?: string }> {
   const id = randomUUID();
   const call = request.toolCall;
@@ -223,6 +226,7 @@ async function askInThread(
     signal.addEventListener('abort', () => resolve(undefined), { once: true });
   });
   for (const option of request.options) stream.button({ command: Commands.answerPermission, arguments: [id, option.optionId], title: option.name });
+  onDidAsk?.(id, request.options.map((option) => option.optionId));
   try {
     const optionId = await answer;
     const chosen = request.options.find((option) => option.optionId === optionId);
