@@ -25,6 +25,6 @@ describe('Agent Pool in a real extension host', () => {
 
   it('shows the Agent Pool view', async () => {
     await vscode.commands.executeCommand('workbench.view.extension.agentPool');
-    await takeScreenshot('workbench');
+    await takeScreenshot('welcome-no-profile');
   });
 });

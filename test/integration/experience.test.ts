@@ -126,6 +126,8 @@ describe('Agent Pool: what the user sees', function () {
       await vscode.commands.executeCommand('agentPool.runPrompt', { profile: 'locked', prompt: 'hello', show: false });
       await waitUntil(api, () => api.testing.statusView()?.background === 'warning', 'the warning background');
       assert.match(api.testing.statusView()!.tooltip, /locked: open/);
+      await waitUntil(api, () => /"id":"pool\/locked","label":"locked","description":"sign-in needed"/.test(labels(api.testing.treeRoots())), 'the tree to show the pool as "sign-in needed"');
+      await takeScreenshot('failed-pool-sign-in');
       await takeScreenshot('status-bar-circuit-open', { hover: STATUS_ITEM });
     } finally {
       await vscode.commands.executeCommand('agentPool.stopPool', 'locked');

@@ -41,8 +41,8 @@ export class FileInstanceRegistry implements InstanceRegistry {
   private readonly refresher = new Coalescer(() => this.scanLogged(), () => !this.disposed);
   /** Records as last read by a scan: unchanged files are not read again on the next one. */
   private readonly recordCache: RecordReadCache = new Map();
-  /** Each window's heartbeatSeq at the last scan. */
-  private lastSeenSeq = new Map<string, number>();
+  /** Each window's heartbeatSeq at the last scan, and when (monotonic) this reader saw it move. */
+  private lastSeen = new Map<string, { seq: number; movedAt: number }>();
   private started = false;
   private disposed = false;
 
@@ -215,16 +215,20 @@ export class FileInstanceRegistry implements InstanceRegistry {
     const records = await readInstanceRecords(this.paths.instances, this.options.fs, this.badFiles, this.recordCache);
     const observed = new Map<string, ObservedInstance>();
     const dead: InstanceRecord[] = [];
-    const seenSeq = new Map<string, number>();
+    const now = this.options.clock.monotonicNow();
+    const seen = new Map<string, { seq: number; movedAt: number }>();
     for (const [id, record] of records) {
-      seenSeq.set(id, record.heartbeatSeq);
-      // A heartbeat that moved since the last scan is proof of life: no need to ask /proc.
-      const beat = this.lastSeenSeq.has(id) && this.lastSeenSeq.get(id) !== record.heartbeatSeq;
-      const provablyDead = id !== this.record?.id && !beat && (await isWindowProvablyDead(record, this.options.hostname));
+      const before = this.lastSeen.get(id);
+      const movedAt = before && before.seq === record.heartbeatSeq ? before.movedAt : now;
+      seen.set(id, { seq: record.heartbeatSeq, movedAt });
+      // A heartbeat seen to move within the last second is proof of life: no need to ask /proc
+      // (a scan runs on every heartbeat of every window, so that was several /proc reads a second).
+      const beatRecently = before !== undefined && now - movedAt < PROOF_OF_LIFE_MS;
+      const provablyDead = id !== this.record?.id && !beatRecently && (await isWindowProvablyDead(record, this.options.hostname));
       if (provablyDead) dead.push(record);
       observed.set(id, { record, provablyDead });
     }
-    this.lastSeenSeq = seenSeq;
+    this.lastSeen = seen;
     if (dead.length > 0 && this.options.reclaimDead && !this.disposed) await this.reclaimDeadWindows(dead, observed);
     if (this.disposed) return;
     const changes = this.tracker.update(observed, this.options.clock.monotonicNow(), this.record?.id);
@@ -352,3 +356,6 @@ export class FileInstanceRegistry implements InstanceRegistry {
     return this.sweeper;
   }
 }
+
+/** A heartbeat seen to move this recently proves its window alive without asking /proc. */
+const PROOF_OF_LIFE_MS = 1000;
