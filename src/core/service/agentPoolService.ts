@@ -3,17 +3,17 @@ import type { AgentProfile, PermissionHandler } from '../agents/adapter';
 import { createAgentConnection } from '../agents/factory';
 import { resolveProfiles } from '../agents/profiles';
 import type { AgentBudget, BudgetSnapshot } from '../budget/budget';
-import type { Clock, TimerHandle } from '../common/clock';
+import type { Clock } from '../common/clock';
 import { unfrozenClock } from '../common/unfrozenClock';
 import { DisposableStore } from '../common/disposable';
 import { AgentPoolError, errorMessage } from '../common/errors';
 import { Emitter, type Disposable } from '../common/event';
 import type { Settings } from '../config/settings';
 import type { AggregateView } from '../metrics/aggregate';
-import { MetricsCollector } from '../metrics/collector';
+import type { MetricsCollector } from '../metrics/collector';
 import { loadPreviousMetrics, type MetricsStateStore } from '../metrics/persistence';
 import type { MetricsSnapshot } from '../metrics/snapshot';
-import type { MetricsPublisher, MetricsView } from '../metrics/transport';
+import type { MetricsView } from '../metrics/transport';
 import type { CoordinationBackend } from '../backend/backend';
 import { localBackend } from '../backend/localBackend';
 import { CapShedding } from './capShedding';
@@ -28,6 +28,7 @@ import { resolveRegistryDirectory } from '../directory/layout';
 import type { CoreLogger } from '../common/logger';
 import type { PoolStateStore, SavedPoolState } from './poolState';
 import { PoolStateKeeper } from './poolStateKeeper';
+import { WindowMetrics } from './windowMetrics';
 import { notLiveYet, sizesChanged } from './settingsChange';
 import { WindowLifecycle } from './windowLifecycle';
 import { ConversationStore } from '../conversations/conversationStore';
@@ -78,7 +79,6 @@ export class AgentPoolService implements Disposable {
   private readonly clock: Clock;
   private settings: Settings;
   private profileTable: Record<string, AgentProfile>;
-  private heartbeatTimer: TimerHandle | undefined;
   private shuttingDown: Promise<void> | undefined;
   private disposed = false;
   private starting: Promise<void> | undefined;
@@ -87,8 +87,7 @@ export class AgentPoolService implements Disposable {
   private readonly registry: InstanceRegistry;
   private budgetInstance: AgentBudget | undefined;
   private managerInstance: PoolManager | undefined;
-  private collectorInstance: MetricsCollector | undefined;
-  private writer: MetricsPublisher | undefined;
+  private metrics: WindowMetrics | undefined;
   private readonly capShedding: CapShedding;
   private windowLifecycle: WindowLifecycle | undefined;
   private readonly poolState: PoolStateKeeper;
@@ -164,7 +163,7 @@ export class AgentPoolService implements Disposable {
   }
 
   get collector(): MetricsCollector | undefined {
-    return this.collectorInstance;
+    return this.metrics?.collector;
   }
 
   /**
@@ -246,23 +245,18 @@ export class AgentPoolService implements Disposable {
       ? await loadPreviousMetrics(this.options.metricsStateStore, (id) => this.registry.instances().some((i) => i.record.id === id && i.health !== 'dead'))
       : undefined;
     if (this.shuttingDown) return;
-    const manager = this.managerInstance;
-    this.collectorInstance = new MetricsCollector({ instanceId: windowId, clock: this.clock, restored });
-    this.disposables.add(this.collectorInstance.attach({ onDidEmit: manager.onDidEvent, snapshot: () => manager.list() }));
-    if (this.registry.selfId) {
-      const collector = this.collectorInstance;
-      this.writer = this.backend.createMetricsPublisher({
-        instanceId: windowId,
-        produce: () => collector.snapshot(),
-        produceState: () => collector.state(),
-        onDidChange: collector.onDidChange,
-        stateStore: this.options.metricsStateStore,
-        clock: this.clock,
-        log: (message) => log('warn', `metrics: ${message}`),
-      });
-      this.writer.markDirty();
-      this.scheduleHeartbeatWrite();
-    }
+    this.metrics = new WindowMetrics({
+      windowId,
+      publish: this.registry.selfId !== undefined,
+      clock: this.clock,
+      backend: this.backend,
+      manager: this.managerInstance,
+      restored,
+      stateStore: this.options.metricsStateStore,
+      heartbeatIntervalMs: () => this.settings.heartbeatIntervalMs,
+      log: (message) => log('warn', `metrics: ${message}`),
+      stopped: () => this.shuttingDown !== undefined || this.disposed,
+    });
     if (!this.shuttingDown) await this.aggregator.start();
   }
 
@@ -309,7 +303,7 @@ export class AgentPoolService implements Disposable {
   }
 
   localMetrics(): MetricsSnapshot | undefined {
-    return this.collectorInstance?.snapshot();
+    return this.metrics?.collector.snapshot();
   }
 
   async startPool(profileName: string, overrides: Partial<PoolConfig> = {}): Promise<void> {
@@ -540,14 +534,14 @@ export class AgentPoolService implements Disposable {
     this.shuttingDown ??= (async () => {
       // A start in flight stops at its next step; let it, so nothing it creates is left behind.
       await this.starting?.catch(() => undefined);
-      if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+      this.metrics?.stopHeartbeat();
       // The pools as they run now are what the next start restores; closing them must not overwrite that.
       await this.poolState.flush();
       this.poolState.finish();
       // Readers (other windows, the CLI) learn first that this window is finishing, then its agents go.
       await this.windowLifecycle?.completing();
       await this.managerInstance?.closeAll().catch((error) => this.options.log('error', `closing pools: ${errorMessage(error)}`));
-      await this.writer?.close({ flush: true }).catch(() => undefined);
+      await this.metrics?.close();
       await this.registry.deregister().catch((error) => this.options.log('warn', `deregistering: ${errorMessage(error)}`));
       this.teardown();
     })();
@@ -571,9 +565,7 @@ export class AgentPoolService implements Disposable {
 
   private teardown(): void {
     this.disposed = true;
-    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
-    this.writer?.dispose();
-    this.collectorInstance?.dispose();
+    this.metrics?.dispose();
     this.managerInstance?.dispose();
     this.budgetInstance?.dispose();
     this.aggregator.dispose();
@@ -597,16 +589,6 @@ export class AgentPoolService implements Disposable {
     // budget opened: say so now rather than wait out the acquire timeout for a slot that cannot come.
     const unavailable = this.budgetInstance?.snapshot().unavailableReason;
     if (unavailable) throw new AgentPoolError('BUDGET_UNAVAILABLE', `${unavailable} No agent is started until its slot can be recorded.`);
-  }
-
-  /** Snapshots also go out with each heartbeat, so readers see a window's figures are current. */
-  private scheduleHeartbeatWrite(): void {
-    this.heartbeatTimer = this.clock.setTimeout(() => {
-      void this.writer?.heartbeat().finally(() => {
-        if (!this.shuttingDown && !this.disposed) this.scheduleHeartbeatWrite();
-      });
-    }, this.settings.heartbeatIntervalMs);
-    this.heartbeatTimer.unref?.();
   }
 
   private coreLogger(component: string): CoreLogger {
