@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { errorMessage } from './core/common/errors';
 import { MementoMetricsStateStore } from './core/metrics/persistence';
 import { AgentPoolService } from './core/service/agentPoolService';
+import { etcdBackendFor, registerEtcdPasswordCommand } from './vscode/etcdBackend';
 import { MementoPoolStateStore } from './core/service/poolState';
 import { RecentLog } from './vscode/agentLogs';
 import { createApi, type AgentPoolApi } from './vscode/api';
@@ -81,7 +82,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   let settings = settingsReader.read();
   // Chat turns answer their own permission questions in their thread; everything else gets the modal.
   const permissions = new PermissionRouter(askInModal);
+  // Under agentPool.backend "etcd" the etcd bundle loads after activation returns (activation stays fast).
+  const backend = etcdBackendFor(settings, context.secrets, (level, message) => log[level](message));
+  context.subscriptions.push(registerEtcdPasswordCommand(context.secrets));
   service = new AgentPoolService({
+    backend,
     settings,
     workspace: { name: vscode.workspace.name ?? 'no folder', folders: folders.map((f) => f.uri.fsPath) },
     extensionVersion: String(context.extension.packageJSON.version),

@@ -33,6 +33,11 @@ export class Actor {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
+  /** Any child whose stdout speaks the same JSON lines (e.g. test/fixtures/etcdHolder.ts). */
+  static wrap(child: ChildProcess): Actor {
+    return new Actor(child);
+  }
+
   static async start(role: string, args: string[]): Promise<Actor> {
     const script = await bundleEntry(ACTOR_ENTRY);
     return new Actor(spawn(process.execPath, [script, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));

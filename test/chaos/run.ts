@@ -14,9 +14,42 @@ import type { ChaosContext, Scale } from './common';
 import { raceForTheCap } from './race';
 import { killAndFreezeStorm } from './storm';
 import { deadAndFrozenWindows } from './windows';
+import { EtcdPhases } from './etcdPhases';
+import { startEtcd } from '../fixtures/etcdServer';
+
+/** `npm run chaos -- --backend etcd`: the same guarantees on real etcd servers started here, same one-line JSON. */
+async function etcdFigures(context: ChaosContext) {
+  const single = await startEtcd();
+  const small = context.scale === 'small';
+  let singleFigures;
+  try {
+    const phases = new EtcdPhases(context, single);
+    try {
+      const race = await phases.race({ hosts: 3, perHost: 5, cap: 4, rounds: small ? 3 : 10 });
+      const kills = await phases.kills({ kills: small ? 100 : 200, holders: 12, cap: 6, ttlSeconds: 2, batch: 6 });
+      const freezes = await phases.freeze({ ttlSeconds: 2 });
+      singleFigures = { race, kills, freezes };
+    } finally {
+      phases.killAll();
+    }
+  } finally {
+    await single.stop();
+  }
+  const cluster = await startEtcd({ members: 3, tls: true });
+  const phases = new EtcdPhases(context, cluster);
+  try {
+    const members = await phases.memberFaults({ holders: 6, cap: 3, ttlSeconds: 2, pauseMs: small ? 3000 : 6000 });
+    return { ...singleFigures, members };
+  } finally {
+    phases.killAll();
+    await cluster.stop();
+  }
+}
 
 async function main(): Promise<number> {
   const scale: Scale = process.env.CHAOS_SCALE === 'small' || process.argv.includes('--small') ? 'small' : 'full';
+  const backendAt = process.argv.indexOf('--backend');
+  const backend = backendAt >= 0 ? process.argv[backendAt + 1] : 'local';
   const base = mkdtempSync(path.join(os.tmpdir(), 'agent-pool-chaos-'));
   const violations: string[] = [];
   const startedAt = performance.now();
@@ -30,6 +63,26 @@ async function main(): Promise<number> {
     },
   };
   await bundleEntry(ACTOR_ENTRY);
+  if (backend === 'etcd') {
+    const etcd = await etcdFigures(context);
+    const figures = {
+      chaos: 'registry+budget',
+      backend: 'etcd',
+      scale,
+      ok: violations.length === 0,
+      violations,
+      durationMs: Math.round(performance.now() - startedAt),
+      cores: os.cpus().length,
+      node: process.version,
+      race: etcd.race,
+      kills: etcd.kills,
+      freezes: etcd.freezes,
+      members: etcd.members,
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    if (violations.length === 0) rmSync(base, { recursive: true, force: true });
+    return violations.length === 0 ? 0 : 1;
+  }
   // CHAOS_ONLY=storm (comma-separated phases) runs part of the suite, for investigating one failure.
   const only = process.env.CHAOS_ONLY?.split(',');
   const wanted = (phase: string) => !only || only.includes(phase);

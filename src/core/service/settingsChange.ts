@@ -19,6 +19,9 @@ export function notLiveYet(previous: Settings, next: Settings, poolsRunning: boo
   if (poolsRunning && forNewPools.length > 0) {
     notes.push(`${forNewPools.join(', ')} apply to pools started from now on: run "Agent Pool: Stop Pool" and "Start Pool" to apply them to the running pool.`);
   }
+  if (previous.backend !== next.backend) {
+    notes.push(`agentPool.backend is now "${next.backend}": switching moves nothing. Agents running now finish under the "${previous.backend}" backend; after a window reload, new ones take their slots from "${next.backend}".`);
+  }
   const afterReload = names('reload');
   if (afterReload.length > 0) notes.push(`${afterReload.join(', ')} take effect after a window reload (Developer: Reload Window).`);
   return notes;
