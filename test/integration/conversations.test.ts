@@ -121,4 +121,20 @@ describe('Conversations in VS Code', function () {
       await configuration.update('profiles', undefined, vscode.ConfigurationTarget.Global);
     }
   });
+
+  it('says in the chat thread that a conversation was resumed on another agent, with its context', async () => {
+    await vscode.commands.executeCommand('workbench.action.chat.newChat');
+    const first = await ask('@agents /demo remember the word alpha');
+    assert.equal(first.outcome, 'answered', first.error);
+    await vscode.commands.executeCommand('agentPool.stopAgent', first.agentId);
+    await waitUntil(api, () => liveAgents(api, 'demo').some((id) => id !== first.agentId), 'a new demo agent in the stopped one\'s place');
+    const second = await ask('@agents /demo /demo recall');
+    assert.equal(second.conversation, first.conversation);
+    assert.equal(second.continuity, 'resumed');
+    assert.notEqual(second.agentId, first.agentId);
+    assert.equal(second.sessionId, first.sessionId, 'the resumed conversation is in another session');
+    const shown = await renderedPageText('.interactive-response', 'This conversation continues on');
+    if (shown !== undefined) assert.match(shown, new RegExp(`continues on ${second.agentId}: the agent that held it had gone, so its session was resumed there with the earlier context[\\s\\S]*remember the word alpha`));
+    await vscode.commands.executeCommand('agentPool.closeConversation', first.conversation);
+  });
 });
