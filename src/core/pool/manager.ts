@@ -146,7 +146,8 @@ export class PoolManager implements Disposable {
     try {
       const result = await pool.run(prompt, watch ? { ...options, onEvent: watch.wrap(options.onEvent) } : options);
       if (options.sessionKey !== undefined) this.stickyProfiles.set(options.sessionKey, pool.profile);
-      return { ...result, profile: pool.profile };
+      // The turn's result is this call's own object: completed in place, not copied once more.
+      return Object.assign(result, { profile: pool.profile });
     } finally {
       watch?.dispose();
     }
