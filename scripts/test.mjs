@@ -1,7 +1,7 @@
 // `npm test`: everything, in the order a failure is cheapest to find: type check, lint, unit tests
 // (plain mocha over the core, real processes and files), integration tests in a real VS Code extension
 // host, the same host with an untrusted folder (Restricted Mode), a window reload in the middle of a
-// conversation, and the launchers' own tests: a
+// conversation, a window starting on an unusable registry directory, and the launchers' own tests: a
 // deliberately failing suite must fail the run for the right reason, and `npm start -- --browser` must serve
 // the Agent Pool view and stop cleanly on Ctrl-C.
 // Installs what is missing first (npm ci, the suites' Debian packages, the offline VS Code host), so a fresh
@@ -114,6 +114,10 @@ async function main() {
   // Phase 1 reloads the window it runs in; the reloaded window runs the suite again as phase 2.
   await run('window reload: a conversation continues in the reloaded window (two phases, real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'reload' },
+  });
+  // The window starts with agentPool.registryDirectory naming a file (test/unusableStart/prepare.mjs): issue 13's fail-fast from the start.
+  await run('registry directory unusable from the start: the error in under 2 s (real VS Code extension host)', process.execPath, ['test/runner/run-integration.mjs'], {
+    env: { AGENT_POOL_TEST_SUITE: 'unusableStart' },
   });
   await run('launcher self-test: the deliberately failing suite runs in the host and fails the run', process.execPath, ['test/runner/run-integration.mjs'], {
     env: { AGENT_POOL_TEST_SUITE: 'selftest' },

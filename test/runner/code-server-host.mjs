@@ -24,14 +24,16 @@ const CHROMIUM_ARGS = [
  * and the folder untrusted, so the extension runs in Restricted Mode).
  * @param {{extensionDir: string, testsEntry: string, workspaceDir: string, logFile: string,
  *   screenshotDir: string, timeoutMs: number, workspaceTrust?: 'disabled' | 'restricted', env?: Record<string,string>,
- *   log: (line: string) => void}} options
+ *   machineSettings?: Record<string, unknown>, log: (line: string) => void}} options
+ * `machineSettings`: the server's Machine settings (what a remote window calls Remote settings, where
+ * machine-scoped settings such as agentPool.registryDirectory apply; User settings would be ignored here).
  * @returns {Promise<number>} the exit code the test run reported
  */
 export async function runInCodeServer(options) {
   const scratch = mkdtempSync(join(tmpdir(), 'agent-pool-host-'));
   const port = await freePort();
   const screenshots = await startScreenshotService(options.screenshotDir, options.log);
-  const server = startServer(port, scratch, options.workspaceTrust ?? 'disabled', {
+  const server = startServer(port, scratch, options.workspaceTrust ?? 'disabled', options.machineSettings, {
     ...options.env,
     AGENT_POOL_SCREENSHOT_URL: screenshots.url,
     AGENT_POOL_WEBVIEW_TEXT_URL: screenshots.webviewTextUrl,
@@ -90,9 +92,13 @@ function logBrowserEvents(page, log) {
   page.on('framenavigated', (frame) => frame !== page.mainFrame() && log(`[browser frame] ${frame.url()}`));
 }
 
-function startServer(port, scratch, workspaceTrust, env) {
+function startServer(port, scratch, workspaceTrust, machineSettings, env) {
   const home = join(scratch, 'home');
   for (const dir of ['home', 'data', 'extensions', 'state', 'config', 'cache']) mkdirSync(join(scratch, dir), { recursive: true });
+  if (machineSettings) {
+    mkdirSync(join(scratch, 'data', 'Machine'), { recursive: true });
+    writeFileSync(join(scratch, 'data', 'Machine', 'settings.json'), JSON.stringify(machineSettings, null, 2));
+  }
   if (workspaceTrust === 'restricted') {
     // A fresh profile trusts nothing, so the folder opens untrusted. Without a startup prompt no modal dialog
     // waits for a click; the workbench opens in Restricted Mode and says so in its banner.

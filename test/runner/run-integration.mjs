@@ -4,14 +4,18 @@
 // Exit code: the test run's. Env: AGENT_POOL_TEST_HOST=electron|code-server forces a host;
 // AGENT_POOL_TEST_SUITE=<dir under test/> runs another suite with the same entry (selftest: the launcher's
 // deliberately failing suite; restricted: Restricted Mode; reload: a suite whose first phase reloads the window,
-// which runs the suite again as its second phase, in the same user-data directory and workspace). AGENT_POOL_TEST_TRUST=restricted (the default for
+// which runs the suite again as its second phase, in the same user-data directory and workspace; unusableStart: a window
+// whose registry directory is a file from the start). AGENT_POOL_TEST_TRUST=restricted (the default for
 // the restricted suite) enables workspace trust so the opened folder is untrusted; otherwise trust is disabled.
+// A suite's directory may hold prepare.mjs: `prepare({ scratch, workspaceDir })` runs before the host starts and
+// returns `{ machineSettings?, env? }`: settings the window starts with (machine-scoped ones included, which
+// apply only on a reload otherwise) and environment for the tests (unusableStart: a file as the registry directory).
 // AGENT_POOL_HOST_DEBUG=1 logs the browser's console, errors and failed requests (code-server host).
 import { lookup } from 'node:dns/promises';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { readdirSync } from 'node:fs';
 import { offlineHostInstalled } from './host-paths.mjs';
@@ -98,6 +102,9 @@ async function main() {
   writeFileSync(join(workspaceDir, 'README.md'), '# A workspace for the Agent Pool integration tests\n');
   const logFile = join(scratch, 'test-output.log');
   writeFileSync(logFile, '');
+  const prepareFile = join(root, 'test', suite, 'prepare.mjs');
+  const prepared = existsSync(prepareFile) ? await (await import(pathToFileURL(prepareFile).href)).prepare({ scratch, workspaceDir }) : {};
+  const suiteEnv = prepared.env ?? {};
   let output = '';
   const stopFollowing = followFile(logFile, (text) => {
     output += text;
@@ -111,11 +118,19 @@ async function main() {
     if (useElectron) {
       log('[host] desktop VS Code via @vscode/test-electron');
       const { runTests } = await import('@vscode/test-electron');
+      // Desktop VS Code applies machine settings from User settings: a user-data directory of the suite's own.
+      const userDataArgs = [];
+      if (prepared.machineSettings) {
+        const userData = join(scratch, 'user-data');
+        mkdirSync(join(userData, 'User'), { recursive: true });
+        writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify(prepared.machineSettings, null, 2));
+        userDataArgs.push(`--user-data-dir=${userData}`);
+      }
       exitCode = await runTests({
         extensionDevelopmentPath: root,
         extensionTestsPath: testsEntry,
-        launchArgs: [workspaceDir, '--disable-extensions', ...(workspaceTrust === 'restricted' ? [] : ['--disable-workspace-trust'])],
-        extensionTestsEnv: { AGENT_POOL_TEST_LOG: logFile },
+        launchArgs: [workspaceDir, '--disable-extensions', ...(workspaceTrust === 'restricted' ? [] : ['--disable-workspace-trust']), ...userDataArgs],
+        extensionTestsEnv: { ...suiteEnv, AGENT_POOL_TEST_LOG: logFile },
       }).then(
         () => 0,
         () => 1,
@@ -134,6 +149,8 @@ async function main() {
         logFile,
         screenshotDir: join(root, 'test-results', 'screenshots'),
         workspaceTrust,
+        machineSettings: prepared.machineSettings,
+        env: suiteEnv,
         timeoutMs: Number(process.env.AGENT_POOL_TEST_TIMEOUT_MS ?? 10 * 60_000),
         log,
       });
