@@ -10,7 +10,7 @@ import { BadFileTracker, type BadFileCounts } from '../directory/badFiles';
 import { DirectoryWatcher } from '../directory/directoryWatcher';
 import { isWindowProvablyDead, readInstanceRecords, removeOrphanMetricsFiles, removeWindowFiles, type RecordReadCache } from './instanceReader';
 import { recordFileName } from '../directory/layout';
-import { newInstanceId } from './instanceRecord';
+import { newInstanceRecord } from './instanceRecord';
 import { InstanceTracker, type ObservedInstance } from './instanceTracker';
 import { registryPaths, type RegistryPaths } from '../directory/layout';
 import { ensurePrivateDirectory, isUnusableDirectoryError, unusableDirectoryMessage, writeFileAtomically } from '../directory/privateFiles';
@@ -86,22 +86,7 @@ export class FileInstanceRegistry implements InstanceRegistry {
     const self = await this.identity();
     const { clock, hostname } = this.options;
     const now = clock.wallNow();
-    const record: InstanceRecord = {
-      schema: 1,
-      id: newInstanceId(now, self.pid),
-      pid: self.pid,
-      processStartTime: self.startTime,
-      hostname,
-      workspaceName: info.workspaceName,
-      workspaceFolders: [...info.workspaceFolders],
-      extensionVersion: info.extensionVersion,
-      startedAt: now,
-      lifecycle: info.lifecycle ?? 'ACTIVE',
-      heartbeatSeq: 0,
-      heartbeatAt: now,
-      ...(info.address !== undefined ? { address: info.address } : {}),
-      ...(info.maxAgentsTotal !== undefined ? { maxAgentsTotal: info.maxAgentsTotal } : {}),
-    };
+    const record: InstanceRecord = newInstanceRecord(info, self, hostname, now);
     await withRegistryLock(this.paths, this.options.log, async () => {
       if (this.options.oneWindowPerProcess) await this.removeEarlierRecordsOfThisProcess(self);
       await this.writeRecord(record);

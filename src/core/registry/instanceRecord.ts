@@ -1,7 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { count, listOf, literal, number, oneOf, optional, pidNumber, shapeProblems, text, wallTime } from '../common/shape';
 import { INSTANCE_ID_PATTERN } from '../directory/layout';
-import type { InstanceRecord } from './types';
+import type { ProcessIdentity } from '../process/identity';
+import type { InstanceRecord, RegisterInfo } from './types';
+
+/** A window's first record: what every backend writes when it registers (heartbeat 0, at `now`). */
+export function newInstanceRecord(info: RegisterInfo, self: ProcessIdentity, hostname: string, now: number): InstanceRecord {
+  return {
+    schema: 1,
+    id: newInstanceId(now, self.pid),
+    pid: self.pid,
+    processStartTime: self.startTime,
+    hostname,
+    workspaceName: info.workspaceName,
+    workspaceFolders: [...info.workspaceFolders],
+    extensionVersion: info.extensionVersion,
+    startedAt: now,
+    lifecycle: info.lifecycle ?? 'ACTIVE',
+    heartbeatSeq: 0,
+    heartbeatAt: now,
+    ...(info.address !== undefined ? { address: info.address } : {}),
+    ...(info.maxAgentsTotal !== undefined ? { maxAgentsTotal: info.maxAgentsTotal } : {}),
+  };
+}
 
 export function newInstanceId(wallNowMs: number, pid: number, random: Buffer = randomBytes(4)): string {
   const at = new Date(wallNowMs);

@@ -3,7 +3,7 @@ import { AgentPoolError, errorMessage } from '../../common/errors';
 import { Emitter, type Disposable } from '../../common/event';
 import type { CoreLogger } from '../../common/logger';
 import { currentProcessIdentity } from '../../process/identity';
-import { newInstanceId, validateRecord } from '../../registry/instanceRecord';
+import { newInstanceRecord, validateRecord } from '../../registry/instanceRecord';
 import type { CleanupReport, InstanceLifecycle, InstanceRecord, InstanceRegistry, InstanceView, RegisterInfo, RegistryChange } from '../../registry/types';
 import { b64, text, type EtcdGateway, type KeyValue, type Watching } from './gateway';
 import { prefixRange, type EtcdKeys } from './keys';
@@ -57,22 +57,7 @@ export class EtcdRegistry implements InstanceRegistry {
     if (this.record) return this.record;
     const self = await currentProcessIdentity();
     const now = Date.now();
-    this.record = {
-      schema: 1,
-      id: newInstanceId(now, self.pid),
-      pid: self.pid,
-      processStartTime: self.startTime,
-      hostname: this.hostname,
-      workspaceName: info.workspaceName,
-      workspaceFolders: [...info.workspaceFolders],
-      extensionVersion: info.extensionVersion,
-      startedAt: now,
-      lifecycle: info.lifecycle ?? 'ACTIVE',
-      heartbeatSeq: 0,
-      heartbeatAt: now,
-      ...(info.address !== undefined ? { address: info.address } : {}),
-      ...(info.maxAgentsTotal !== undefined ? { maxAgentsTotal: info.maxAgentsTotal } : {}),
-    };
+    this.record = newInstanceRecord(info, self, this.hostname, now);
     try {
       await this.putRecord();
       await this.relist();
