@@ -3,7 +3,7 @@ import type { BudgetSlot } from '../budget/budget';
 import type { Disposable } from '../common/event';
 import { PoolError } from './errors';
 import type { AgentInfo, AgentState } from './events';
-import type { CpuSample, RecyclableAgent, RecycleReason } from './policies/recycler';
+import type { RecyclableAgent, RecycleReason } from './policies/recycler';
 import type { RoutableAgent } from './routers/agentRouters';
 
 /**
@@ -81,11 +81,6 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
   private spare: Promise<string> | undefined;
   private spareId: string | undefined;
   private ownSession: string | undefined;
-  /** Kept by the recycle monitor (policies/recycler.ts): its measurements of this process. */
-  rssBytes: number | undefined;
-  samplesOverMemoryLimit = 0;
-  idleCpuSamples: CpuSample[] = [];
-  idleCpuPercent: number | undefined;
   /**
    * Monotonic times of this pool position's automatic recycles within the last hour: a replacement
    * inherits its predecessor's, so the cap on recycles per hour sees a loop across new ids.
@@ -304,7 +299,8 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
     return slot;
   }
 
-  info(profile: string, conversations?: { values(): Iterable<{ agentId?: string; usage: { contextUsed?: number; contextSize?: number } }> }): AgentInfo {
+  /** `rssBytes`: the recycle monitor's last sample of this process, which it keeps, not the agent. */
+  info(profile: string, rssBytes: number | undefined, conversations?: { values(): Iterable<{ agentId?: string; usage: { contextUsed?: number; contextSize?: number } }> }): AgentInfo {
     let held = 0;
     let contextUsed: number | undefined;
     let contextSize: number | undefined;
@@ -327,7 +323,7 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
       turns: this.turnCount,
       startedAt: this.readyAt,
       currentTask: this.task,
-      rssBytes: this.rssBytes,
+      rssBytes,
       restarts: this.restartCount,
     };
   }
@@ -343,8 +339,6 @@ export class PooledAgent implements RoutableAgent, RecyclableAgent {
     this.spareId = undefined;
     this.ownSession = undefined;
     this.stickySessions.clear();
-    this.rssBytes = undefined;
-    this.samplesOverMemoryLimit = 0;
     this.processTurnCount = 0;
     this.recycleDue = undefined;
     this.running = undefined;

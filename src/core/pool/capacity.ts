@@ -18,6 +18,8 @@ export interface SizedPool {
   readonly breaker: CircuitBreaker;
   readonly affinity: ModuleAffinity;
   readonly events: Emitter<PoolEvent>;
+  /** The pool shrank (or its maxAgents did): at most `room` more agents can start, so no more recycled positions can be refilled. */
+  shrunk(room: number): void;
 }
 
 /**
@@ -135,6 +137,8 @@ export class PoolCapacity {
       pool.events.fire({ type: 'scale', profile: pool.profile, direction: 'down', from, to: from - excess, reason: `maxAgents set to ${maxAgents}`, at: pool.options.clock.wallNow() });
       for (const agent of staying.slice(0, excess)) stopAgent(agent.id);
     }
+    // Spawns in flight still take their positions' histories: only the agents staying hold theirs.
+    this.pool.shrunk(maxAgents - Math.min(staying.length, maxAgents));
     this.afterChange();
   }
 
@@ -214,6 +218,7 @@ export class PoolCapacity {
     const reason = `utilization below 20% for ${pool.options.scaleDownAfterMs} ms`;
     pool.events.fire({ type: 'scale', profile: pool.profile, direction: 'down', from: load.live, to: load.live - 1, reason, at: pool.options.clock.wallNow() });
     void this.supervisor.retire(victim, 'draining', reason);
+    pool.shrunk(this.maxLimit - (load.live - 1));
   }
 }
 

@@ -267,7 +267,7 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       minAgents: this.minAgents,
       maxAgents: this.maxAgents,
       strategy: this.options.strategy,
-      agents: [...this.agents.values()].map((agent) => agent.info(this.profile, this.conversations)),
+      agents: [...this.agents.values()].map((agent) => agent.info(this.profile, this.recycling.rssBytes(agent), this.conversations)),
       queueDepth: this.dispatcher.queued,
       circuit: circuitView(this.breaker),
       closed: this.closed,
@@ -315,6 +315,11 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
   /** See PoolCapacity.createDedicatedAgent. */
   createDedicatedAgent(sourceModule: string | undefined, targetModule: string | undefined): Promise<string> {
     return this.capacity.createDedicatedAgent(sourceModule, targetModule);
+  }
+
+  /** See SizedPool.shrunk: recycled positions beyond `room` will not be refilled, so their histories go. */
+  shrunk(room: number): void {
+    this.recycling.fitWaitingHistories(room);
   }
 
   /** The recycle history a new agent takes over (see Recycling.takeHistory). */

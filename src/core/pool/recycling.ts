@@ -2,7 +2,7 @@ import type { Emitter } from '../common/event';
 import type { PooledAgent } from './agentRecord';
 import type { PoolEvent } from './events';
 import type { ResolvedPoolOptions } from './options';
-import { RecycleMonitor, recycleCap, recycleReason, type AutomaticRecycleReason, type RecycleReason } from './policies/recycler';
+import { RecycleMonitor, recycleCap, type AutomaticRecycleReason, type RecycleReason } from './policies/recycler';
 import type { Supervisor } from './supervisor';
 
 /** What recycling needs from its pool. */
@@ -12,6 +12,7 @@ export interface RecyclingPool {
   readonly closed: boolean;
   readonly agents: Map<string, PooledAgent>;
   readonly events: Emitter<PoolEvent>;
+  readonly maxAgents: number;
 }
 
 /**
@@ -22,17 +23,23 @@ export interface RecyclingPool {
  */
 export class Recycling {
   private readonly monitor: RecycleMonitor<PooledAgent>;
-  /** Recycled positions' histories, each waiting for the agent that replaces it (see recycleCap). */
+  /**
+   * Recycled positions' histories, each waiting for the agent that replaces it (see recycleCap),
+   * oldest first. Only new spawns take them, so they are bounded by maxAgents and dropped when the
+   * pool shrinks below the positions they stand for (see fitWaitingHistories).
+   */
   private readonly histories: number[][] = [];
 
   constructor(
     private readonly pool: RecyclingPool,
-    private readonly supervisor: Supervisor,
+    private readonly supervisor: Pick<Supervisor, 'retire'>,
   ) {
-    this.monitor = new RecycleMonitor(pool.options, () => pool.agents.values(), (agent, reason) => {
-      if (pool.closed) return;
-      if (agent.state === 'idle') this.recycle(agent, reason);
-      else agent.recycleAfterLease(reason);
+    this.monitor = new RecycleMonitor(pool.options, () => pool.agents.values(), (decisions) => {
+      for (const { agent, reason } of decisions) {
+        if (pool.closed) return;
+        if (agent.state === 'idle') this.recycle(agent, reason);
+        else if (agent.state === 'busy') agent.recycleAfterLease(reason);
+      }
     });
   }
 
@@ -47,8 +54,32 @@ export class Recycling {
 
   /** At the end of a lease: the limit the agent reached, if any, and whether it went (false: the cap kept it). */
   recycleIfDue(agent: PooledAgent, now: number): boolean {
-    const reason = recycleReason(agent, now, this.pool.options);
+    const reason = this.monitor.reasonFor(agent, now);
     return reason !== undefined && this.recycle(agent, reason);
+  }
+
+  /** The resident memory last sampled of the agent's current process, for its info. */
+  rssBytes(agent: PooledAgent): number | undefined {
+    return this.monitor.samplesOf(agent)?.rssBytes;
+  }
+
+  /** Agents whose samples the monitor keeps (tests: the samples go with their agents). */
+  get sampledAgents(): number {
+    return this.monitor.sampledAgents;
+  }
+
+  /** Recycled positions whose histories still wait for a replacement. */
+  get waitingHistories(): number {
+    return this.histories.length;
+  }
+
+  /**
+   * The pool shrank, or its maxAgents did: at most `room` recycled positions can still be refilled,
+   * so the oldest histories beyond that are dropped (the newest say most about a loop).
+   */
+  fitWaitingHistories(room: number): void {
+    const excess = this.histories.length - Math.max(0, room);
+    if (excess > 0) this.histories.splice(0, excess);
   }
 
   /** Replaces the agent unless the cap on recycles per hour holds it back; true when it goes. */
@@ -57,6 +88,7 @@ export class Recycling {
     if (reason !== 'manual' && this.capHolds(agent, reason)) return false;
     if (reason !== 'manual') agent.recycleHistory.push(pool.options.clock.monotonicNow());
     this.histories.push(agent.recycleHistory);
+    this.fitWaitingHistories(pool.maxAgents);
     pool.events.fire({ type: 'recycle', agentId: agent.id, profile: pool.profile, reason });
     void this.supervisor.retire(agent, 'recycling', `recycled (${reason})`);
     return true;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { closeAll, demoPool, isAlive, nextEvent, recordEvents } from './helpers';
 import { ManualClock } from '../../fixtures/manualClock';
-import { recordCpuSample, recycleCap, RECYCLE_CAP_WINDOW_MS, type RecyclableAgent } from '../../../src/core/pool/policies/recycler';
+import { recordCpuSample, recycleCap, RECYCLE_CAP_WINDOW_MS, type ProcessSamples, type RecyclableAgent } from '../../../src/core/pool/policies/recycler';
 import { describePoolEvent } from '../../../src/core/service/activityLog';
 
 const NO_OTHER_LIMITS = { recycleMaxAgeMs: 0, recycleMaxTurns: 0, recycleMaxMemoryBytes: 0 };
@@ -104,7 +104,7 @@ describe('the cap on recycles of one pool position per hour (real demo agents, i
 
 describe('recycling policies (pure)', () => {
   const limits = { recycleMaxAgeMs: 0, recycleMaxTurns: 0, recycleMaxMemoryBytes: 0, memorySamplesOverLimit: 1, recycleMaxIdleCpuPercent: 50, recycleIdleCpuWindowMs: 10_000 };
-  const idleAgent = (): RecyclableAgent => ({
+  const idleAgent = (): RecyclableAgent & ProcessSamples => ({
     state: 'idle',
     pid: 1,
     processTurns: 0,
@@ -119,26 +119,26 @@ describe('recycling policies (pure)', () => {
 
   it('judges idle CPU only over a full window, sliding, and starts over after a turn or a counter that went back', () => {
     const agent = idleAgent();
-    recordCpuSample(agent, 0, 1_000, limits);
-    recordCpuSample(agent, 4_000, 9_000, limits);
+    recordCpuSample(agent, agent, 0, 1_000, limits);
+    recordCpuSample(agent, agent, 4_000, 9_000, limits);
     assert.equal(agent.idleCpuPercent, undefined, 'not judged before a full window');
-    recordCpuSample(agent, 6_000, 11_000, limits);
+    recordCpuSample(agent, agent, 6_000, 11_000, limits);
     assert.equal(agent.idleCpuPercent, 60);
     // Sliding: the early samples leave the window; the last 10 s used 0.5 s of CPU.
-    recordCpuSample(agent, 6_500, 21_000, limits);
+    recordCpuSample(agent, agent, 6_500, 21_000, limits);
     assert.equal(agent.idleCpuPercent, 5);
 
     const worked = { ...idleAgent(), lastReleasedAt: 0 };
-    recordCpuSample(worked, 0, 1_000, limits);
+    recordCpuSample(worked, worked, 0, 1_000, limits);
     Object.assign(worked, { lastReleasedAt: 5_000 });
-    recordCpuSample(worked, 9_000, 11_000, limits);
+    recordCpuSample(worked, worked, 9_000, 11_000, limits);
     assert.equal(worked.idleCpuPercent, undefined, 'a turn since the window opened starts it over');
     assert.deepEqual(worked.idleCpuSamples, [{ at: 11_000, cpuMs: 9_000 }]);
 
-    recordCpuSample(agent, 100, 22_000, limits);
+    recordCpuSample(agent, agent, 100, 22_000, limits);
     assert.deepEqual(agent.idleCpuSamples, [{ at: 22_000, cpuMs: 100 }], 'a child exited: the sum went back, so start over');
     Object.assign(agent, { state: 'busy' });
-    recordCpuSample(agent, 200, 23_000, limits);
+    recordCpuSample(agent, agent, 200, 23_000, limits);
     assert.deepEqual(agent.idleCpuSamples, [], 'a busy agent is not sampled');
   });
 

@@ -12,7 +12,7 @@ export interface CpuSample {
   cpuMs: number;
 }
 
-/** What the recycling limits read and write of an agent. */
+/** What the recycling limits read of an agent (they write nothing on it). */
 export interface RecyclableAgent {
   readonly state: AgentState | undefined;
   readonly pid: number | undefined;
@@ -24,12 +24,24 @@ export interface RecyclableAgent {
   readonly recyclePending: RecycleReason | undefined;
   /** Monotonic ms the last lease ended: a turn since a CPU sample starts the idle window over. */
   readonly lastReleasedAt: number;
+}
+
+/**
+ * The recycle monitor's measurements of one agent process, kept by the monitor (by agent id), never
+ * on the agent: a new process (another pid) starts them over, and they go when the agent goes.
+ */
+export interface ProcessSamples {
+  readonly pid: number;
   rssBytes: number | undefined;
   samplesOverMemoryLimit: number;
   /** CPU samples since the agent last became idle, oldest first, trimmed to the idle CPU window. */
   idleCpuSamples: CpuSample[];
   /** Average share of one core (percent) over the last full idle CPU window; undefined until one is full. */
   idleCpuPercent: number | undefined;
+}
+
+export function newProcessSamples(pid: number): ProcessSamples {
+  return { pid, rssBytes: undefined, samplesOverMemoryLimit: 0, idleCpuSamples: [], idleCpuPercent: undefined };
 }
 
 export interface RecycleLimits {
@@ -43,12 +55,13 @@ export interface RecycleLimits {
 }
 
 /** Why this agent should be replaced now, if at all (0 disables a limit). Memory needs N samples in a row. */
-export function recycleReason(agent: RecyclableAgent, now: number, limits: RecycleLimits): RecycleReason | undefined {
+export function recycleReason(agent: RecyclableAgent, samples: ProcessSamples | undefined, now: number, limits: RecycleLimits): RecycleReason | undefined {
   if (agent.recyclePending) return agent.recyclePending;
   if (limits.recycleMaxTurns > 0 && agent.processTurns >= limits.recycleMaxTurns) return 'turns';
   if (limits.recycleMaxAgeMs > 0 && agent.startedMonotonic > 0 && now - agent.startedMonotonic >= limits.recycleMaxAgeMs) return 'age';
-  if (limits.recycleMaxMemoryBytes > 0 && agent.samplesOverMemoryLimit >= limits.memorySamplesOverLimit) return 'memory';
-  if (limits.recycleMaxIdleCpuPercent > 0 && agent.idleCpuPercent !== undefined && agent.idleCpuPercent > limits.recycleMaxIdleCpuPercent) return 'cpu';
+  if (!samples) return undefined;
+  if (limits.recycleMaxMemoryBytes > 0 && samples.samplesOverMemoryLimit >= limits.memorySamplesOverLimit) return 'memory';
+  if (limits.recycleMaxIdleCpuPercent > 0 && samples.idleCpuPercent !== undefined && samples.idleCpuPercent > limits.recycleMaxIdleCpuPercent) return 'cpu';
   return undefined;
 }
 
@@ -58,13 +71,19 @@ export function recycleReason(agent: RecyclableAgent, now: number, limits: Recyc
  * replaced. The average is over a sliding window of the last `recycleIdleCpuWindowMs`; any turn, a
  * state other than idle, or a counter that went back (a child exited) starts the window over.
  */
-export function recordCpuSample(agent: RecyclableAgent, cpuMs: number | undefined, now: number, limits: RecycleLimits): void {
+export function recordCpuSample(
+  into: ProcessSamples,
+  agent: Pick<RecyclableAgent, 'state' | 'lastReleasedAt'>,
+  cpuMs: number | undefined,
+  now: number,
+  limits: RecycleLimits,
+): void {
   if (limits.recycleMaxIdleCpuPercent === 0) return;
-  const samples = agent.idleCpuSamples;
+  const samples = into.idleCpuSamples;
   const restart = cpuMs === undefined || agent.state !== 'idle' || samples.length === 0 || agent.lastReleasedAt > samples[0].at || cpuMs < samples[samples.length - 1].cpuMs;
   if (restart) {
-    agent.idleCpuSamples = cpuMs !== undefined && agent.state === 'idle' ? [{ at: now, cpuMs }] : [];
-    agent.idleCpuPercent = undefined;
+    into.idleCpuSamples = cpuMs !== undefined && agent.state === 'idle' ? [{ at: now, cpuMs }] : [];
+    into.idleCpuPercent = undefined;
     return;
   }
   samples.push({ at: now, cpuMs: cpuMs! });
@@ -73,7 +92,7 @@ export function recordCpuSample(agent: RecyclableAgent, cpuMs: number | undefine
   while (samples.length > 2 && samples[1].at <= windowStart) samples.shift();
   const oldest = samples[0];
   const span = now - oldest.at;
-  agent.idleCpuPercent = span >= limits.recycleIdleCpuWindowMs ? ((cpuMs! - oldest.cpuMs) / span) * 100 : undefined;
+  into.idleCpuPercent = span >= limits.recycleIdleCpuWindowMs ? ((cpuMs! - oldest.cpuMs) / span) * 100 : undefined;
 }
 
 /** A pool position's automatic recycles are counted over this rolling window. */
@@ -93,11 +112,11 @@ export function recycleCap(history: readonly number[], now: number, maxPerHour: 
 }
 
 /** Records one memory sample; a sample under the limit resets the streak, so a single spike never recycles. */
-export function recordMemorySample(agent: RecyclableAgent, rssBytes: number | undefined, limits: RecycleLimits): void {
+export function recordMemorySample(into: ProcessSamples, rssBytes: number | undefined, limits: RecycleLimits): void {
   if (rssBytes === undefined) return;
-  agent.rssBytes = rssBytes;
-  if (limits.recycleMaxMemoryBytes > 0 && rssBytes > limits.recycleMaxMemoryBytes) agent.samplesOverMemoryLimit++;
-  else agent.samplesOverMemoryLimit = 0;
+  into.rssBytes = rssBytes;
+  if (limits.recycleMaxMemoryBytes > 0 && rssBytes > limits.recycleMaxMemoryBytes) into.samplesOverMemoryLimit++;
+  else into.samplesOverMemoryLimit = 0;
 }
 
 export interface RecycleMonitorOptions extends RecycleLimits {
@@ -108,28 +127,40 @@ export interface RecycleMonitorOptions extends RecycleLimits {
   sampleCpu(pid: number): Promise<number | undefined>;
 }
 
+/** An agent the monitor found over a limit: the pool decides when it goes (an idle one now, a busy one after its lease). */
+export interface RecycleDecision<Agent> {
+  agent: Agent;
+  reason: RecycleReason;
+}
+
 /**
- * Samples memory and idle CPU and checks age on a timer (never overlapping: the next tick is armed when this one
- * ends). Reports agents to recycle; the pool decides when (an idle agent now, a busy one after its lease).
+ * Samples memory and idle CPU and checks age on a timer (never overlapping: the next tick is armed
+ * when this one ends). It owns its samples, by agent id (see ProcessSamples), and hands each tick's
+ * decisions to `onDecisions`; it changes nothing on an agent.
  */
-export class RecycleMonitor<Agent extends RecyclableAgent> {
+export class RecycleMonitor<Agent extends RecyclableAgent & { readonly id: string }> {
   private timer: TimerHandle | undefined;
   private stopped = false;
+  private readonly samples = new Map<string, ProcessSamples>();
 
   constructor(
     private readonly options: RecycleMonitorOptions,
     private readonly agents: () => Iterable<Agent>,
-    private readonly onRecycle: (agent: Agent, reason: RecycleReason) => void,
+    private readonly onDecisions: (decisions: RecycleDecision<Agent>[]) => void,
   ) {}
 
   start(): void {
     const { recycleMaxMemoryBytes, recycleMaxAgeMs, recycleMaxIdleCpuPercent, memorySampleIntervalMs, clock } = this.options;
     if (this.stopped || (recycleMaxMemoryBytes === 0 && recycleMaxAgeMs === 0 && recycleMaxIdleCpuPercent === 0) || this.timer) return;
     this.timer = clock.setTimeout(() => {
-      void this.tick().finally(() => {
-        this.timer = undefined;
-        this.start();
-      });
+      void this.sample()
+        .then((decisions) => {
+          if (decisions.length > 0 && !this.stopped) this.onDecisions(decisions);
+        })
+        .finally(() => {
+          this.timer = undefined;
+          this.start();
+        });
     }, memorySampleIntervalMs);
     this.timer.unref?.();
   }
@@ -138,21 +169,54 @@ export class RecycleMonitor<Agent extends RecyclableAgent> {
     this.stopped = true;
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.samples.clear();
   }
 
-  private async tick(): Promise<void> {
-    const agents = [...this.agents()].filter((agent) => agent.pid !== undefined && (agent.state === 'idle' || agent.state === 'busy'));
+  /** The samples of the agent's current process, if any were taken. */
+  samplesOf(agent: { readonly id: string; readonly pid: number | undefined }): ProcessSamples | undefined {
+    const samples = this.samples.get(agent.id);
+    return samples !== undefined && samples.pid === agent.pid ? samples : undefined;
+  }
+
+  /** Agents with samples kept: only those the pool still has. */
+  get sampledAgents(): number {
+    return this.samples.size;
+  }
+
+  /** The limit this agent reached, if any, judged on the monitor's samples of its current process. */
+  reasonFor(agent: Agent, now: number): RecycleReason | undefined {
+    return recycleReason(agent, this.samplesOf(agent), now, this.options);
+  }
+
+  /**
+   * One round of samples; what to recycle. Samples of agents the pool no longer has are dropped
+   * first; those of a process that went are ignored (samplesOf) and replaced at its successor's first sample.
+   */
+  async sample(): Promise<RecycleDecision<Agent>[]> {
+    const all = [...this.agents()];
+    if (this.samples.size > 0) {
+      const present = new Set(all.map((agent) => agent.id));
+      for (const id of this.samples.keys()) if (!present.has(id)) this.samples.delete(id);
+    }
+    const agents = all.filter((agent) => agent.pid !== undefined && (agent.state === 'idle' || agent.state === 'busy'));
+    const decisions: RecycleDecision<Agent>[] = [];
     await Promise.all(
       agents.map(async (agent) => {
+        const pid = agent.pid!;
         const [rss, cpuMs] = await Promise.all([
-          this.options.recycleMaxMemoryBytes > 0 ? this.options.sampleMemory(agent.pid!) : undefined,
-          this.options.recycleMaxIdleCpuPercent > 0 ? this.options.sampleCpu(agent.pid!) : undefined,
+          this.options.recycleMaxMemoryBytes > 0 ? this.options.sampleMemory(pid) : undefined,
+          this.options.recycleMaxIdleCpuPercent > 0 ? this.options.sampleCpu(pid) : undefined,
         ]);
-        recordMemorySample(agent, rss, this.options);
-        recordCpuSample(agent, cpuMs, this.options.clock.monotonicNow(), this.options);
-        const reason = recycleReason(agent, this.options.clock.monotonicNow(), this.options);
-        if (reason && !this.stopped && (agent.state === 'idle' || agent.state === 'busy')) this.onRecycle(agent, reason);
+        // The process went while it was being sampled: these figures are of no agent now.
+        if (agent.pid !== pid || this.stopped) return;
+        let samples = this.samplesOf(agent);
+        if (!samples) this.samples.set(agent.id, (samples = newProcessSamples(pid)));
+        recordMemorySample(samples, rss, this.options);
+        recordCpuSample(samples, agent, cpuMs, this.options.clock.monotonicNow(), this.options);
+        const reason = recycleReason(agent, samples, this.options.clock.monotonicNow(), this.options);
+        if (reason && (agent.state === 'idle' || agent.state === 'busy')) decisions.push({ agent, reason });
       }),
     );
+    return decisions;
   }
 }
