@@ -8,7 +8,7 @@ import type { Emitter } from '../common/event';
 import type { ConversationTable } from '../conversations/conversationTable';
 import type { ModuleAffinity } from './routers/affinity';
 import { PooledAgent } from './agentRecord';
-import { restartDelay } from './policies/backoff';
+import { afterCrash, restartTiming } from './policies/backoff';
 import type { CircuitBreaker } from './policies/circuitBreaker';
 import { errorCode, PoolError } from './errors';
 import type { AgentState, PoolEvent } from './events';
@@ -257,9 +257,10 @@ export class Supervisor {
       pool.transition(agent, 'stopped', why);
       this.consecutiveCrashes++;
       pool.breaker.recordFailure(why);
-      if (pool.closed || pool.breaker.state === 'open') this.dropRestart(agent);
-      else if (!agent.awaitingRestart) this.forget(agent); // stopped by the user during the clean-up
-      else if (!agent.restartingForUser) this.scheduleRestart(agent);
+      const decision = afterCrash({ poolClosed: pool.closed, circuit: pool.breaker.state, comingBack: agent.restartingForUser ? 'for-user' : agent.awaitingRestart ? 'after-crash' : undefined });
+      if (decision === 'give-up') this.dropRestart(agent);
+      else if (decision === 'forget') this.forget(agent);
+      else if (decision === 'queue-restart') this.scheduleRestart(agent);
       pool.afterChange();
     });
     void agent.stopWith(false, stopping);
@@ -323,10 +324,7 @@ export class Supervisor {
           this.dropRestart(agent);
           continue;
         }
-        // The first crash after a good turn restarts at once: a one-off crash should cost only a cold
-        // start. Only crashes in a row back off, so a crash loop cannot burn CPU and budget.
-        const attempt = Math.max(1, this.consecutiveCrashes);
-        const delayMs = attempt === 1 ? 0 : restartDelay(attempt - 1, options.restartBaseDelayMs, options.restartMaxDelayMs, options.rng);
+        const { attempt, delayMs } = restartTiming(this.consecutiveCrashes, options);
         agent.countRestart();
         this.pool.events.fire({ type: 'restart', agentId: agent.id, profile: this.profileName, attempt, delayMs });
         if (delayMs > 0) await this.sleepFor(agent, delayMs);
