@@ -8,7 +8,7 @@ import type { PoolLoad } from './policies/autoscaler';
 import type { CircuitBreaker } from './policies/circuitBreaker';
 import { PoolError, type WaitReason } from './errors';
 import type { AgentState, PoolEvent } from './events';
-import { Lease, type AcquireOptions, type LeaseHost } from './lease';
+import { Lease, type AcquireOptions, type LeaseHost, type LeaseTurns } from './lease';
 import type { ResolvedPoolOptions } from './options';
 import { ROUTING_STRATEGIES, type RoutingState, type RoutingStrategy } from './routers/agentRouters';
 import type { Supervisor } from './supervisor';
@@ -49,6 +49,8 @@ export class Dispatcher {
     private readonly host: DispatchHost,
     private readonly table: AgentTable,
     private readonly supervisor: Supervisor,
+    /** Handed to each lease: its prompts go straight to the turn runner. */
+    private readonly turns: LeaseTurns,
   ) {
     const { options } = host;
     this.strategy = ROUTING_STRATEGIES[options.strategy];
@@ -197,7 +199,7 @@ export class Dispatcher {
         continue;
       }
       const now = host.options.clock.monotonicNow();
-      const lease = new Lease(host, agent.id, host.profile, request, now);
+      const lease = new Lease(host, this.turns, agent.id, host.profile, request, now);
       if (host.breaker.state === 'half-open' && !host.breaker.tryPass(lease)) return undefined;
       // Claimed at hand-out, before its session opens: a second turn of it must wait for this agent.
       if (request.sessionKey !== undefined) this.claimConversation(request.sessionKey, agent);

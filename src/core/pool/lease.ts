@@ -46,9 +46,17 @@ export interface LeaseTurnWatch {
   ended(outcome: { result: TurnResult } | { error: unknown }): void;
 }
 
+/** Where the agent goes back at release: the pool. */
 export interface LeaseHost {
-  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult>;
   releaseLease(lease: Lease): void;
+}
+
+/**
+ * Runs a lease's turns: the pool's TurnRunner, called straight from `prompt()`, the one path
+ * run()'s turns take too (no pool method in between).
+ */
+export interface LeaseTurns {
+  run(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult>;
 }
 
 /**
@@ -68,6 +76,7 @@ export class Lease {
 
   constructor(
     private readonly host: LeaseHost,
+    private readonly turns: LeaseTurns,
     readonly agentId: string,
     readonly profile: string,
     readonly request: AcquireOptions,
@@ -88,7 +97,7 @@ export class Lease {
     const observed = watch ? { ...options, onEvent: (event: AgentStreamEvent) => (watch.onEvent(event), onEvent?.(event)) } : options;
     try {
       // The turn records its session on the lease as soon as it is chosen: every prompt of a lease runs in it.
-      const result = await this.host.runLeasedTurn(this, text, observed);
+      const result = await this.turns.run(this, text, observed);
       watch?.ended({ result });
       return result;
     } catch (error) {

@@ -60,8 +60,8 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
       (state, reason) => this.onCircuitChange(state, reason),
     );
     this.supervisor = new Supervisor(this);
-    this.dispatcher = new Dispatcher(this, this.table, this.supervisor);
     this.turns = new TurnRunner(this, this.supervisor);
+    this.dispatcher = new Dispatcher(this, this.table, this.supervisor, this.turns);
     this.recycling = new Recycling(this, this.supervisor);
     this.capacity = new PoolCapacity(this, this.table, this.supervisor, this.dispatcher);
     this.subscriptions.push(
@@ -128,10 +128,6 @@ export class AgentPool implements SupervisedPool, LeaseHost, Disposable {
     } finally {
       lease.release();
     }
-  }
-
-  runLeasedTurn(lease: Lease, text: string, options: TurnOptions): Promise<TurnResult> {
-    return this.turns.run(lease, text, options);
   }
 
   releaseLease(lease: Lease): void {
