@@ -63,6 +63,8 @@ export async function runCommand(context: CliContext, options: RunOptions, promp
     summary.costUsd = result.usage?.costUsd ?? null;
     summary.inputTokens = result.usage?.inputTokens ?? null;
     summary.outputTokens = result.usage?.outputTokens ?? null;
+    summary.contextUsed = result.usage?.contextUsed ?? null;
+    summary.contextSize = result.usage?.contextSize ?? null;
     summary.exitCode = exitCodeForStopReason(result.stopReason, signals.received);
   } catch (error) {
     printHeldBack(context.io, heldBack, error);

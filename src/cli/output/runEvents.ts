@@ -111,6 +111,9 @@ export interface DoneEvent extends EventBase {
   costUsd: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Context tokens in use after this turn, and the context window, when the agent reports them (ACP usage_update used/size). */
+  contextUsed: number | null;
+  contextSize: number | null;
   /** The whole answer text (all message chunks). */
   text: string;
   /** Set when the run failed: the error's code (e.g. BUDGET_EXHAUSTED) and the message shown on stderr. */
@@ -122,7 +125,7 @@ export type RunOutcomeFields = Omit<DoneEvent, keyof EventBase | 'type' | 'outco
 
 /** A run about which nothing is known yet but its exit code. */
 export function emptyRunOutcome(exitCode: number): RunOutcomeFields {
-  return { exitCode, stopReason: null, durationMs: 0, firstEventMs: null, costUsd: null, inputTokens: null, outputTokens: null, text: '', error: null };
+  return { exitCode, stopReason: null, durationMs: 0, firstEventMs: null, costUsd: null, inputTokens: null, outputTokens: null, contextUsed: null, contextSize: null, text: '', error: null };
 }
 
 export type RunEvent =

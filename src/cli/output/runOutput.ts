@@ -1,4 +1,5 @@
 import type { AgentStreamEvent, PermissionRequest } from '../../core/agents/adapter';
+import { formatContextUse } from '../../core/conversations/conversation';
 import { EXIT_CODE_TABLE } from '../exitCodes';
 import type { CliIo } from '../io';
 import { RunEventWriter, type RunOutcomeFields } from './runEvents';
@@ -103,7 +104,9 @@ class TextRunOutput implements RunOutput {
     if (!this.endsWithNewline) this.io.out('\n');
     if (summary.stopReason === null || summary.start === null) return;
     const cost = summary.costUsd === null ? '' : ` · $${summary.costUsd.toFixed(4)}`;
-    this.io.err(`${summary.stopReason} · agent ${summary.start.agent} (${summary.start.profile}) · ${(summary.durationMs / 1000).toFixed(2)} s${cost}\n`);
+    const contextUse = summary.contextUsed === null ? undefined : formatContextUse({ contextUsed: summary.contextUsed, contextSize: summary.contextSize ?? undefined });
+    const context = contextUse === undefined ? '' : ` · context ${contextUse}`;
+    this.io.err(`${summary.stopReason} · agent ${summary.start.agent} (${summary.start.profile}) · ${(summary.durationMs / 1000).toFixed(2)} s${cost}${context}\n`);
   }
 }
 
@@ -182,6 +185,8 @@ class JsonRunOutput implements RunOutput {
       costUsd: summary.costUsd,
       inputTokens: summary.inputTokens,
       outputTokens: summary.outputTokens,
+      contextUsed: summary.contextUsed,
+      contextSize: summary.contextSize,
       text: summary.text,
       error: summary.error,
     });

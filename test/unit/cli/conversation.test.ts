@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseRunEvent, type DoneEvent } from '../../../src/cli/output/runEvents';
 import { assertBuilt, runBuiltCli } from './cliProcess';
 
 const DIST = join(__dirname, '..', '..', '..', 'dist');
@@ -48,5 +49,23 @@ describe('agent-pool run --session (built binary, real demo agents)', function (
     assert.equal(existsSync(join(dir, 'conversations')) && readdirSync(join(dir, 'conversations')).filter((n) => n.endsWith('.json')).length, 1, 'only the "lost" record is left');
     const fresh = await runBuiltCli(['--dir', dir, 'run', '--profile', 'demo', '--profiles', profiles, '--session', 'done', '/demo recall']);
     assert.equal(fresh.stdout, '(nothing earlier in this session)\n');
+  });
+
+  it('the done line of --format json carries the context in use and the window, and text says it after the cost', async () => {
+    const done = async (...args: string[]) => {
+      const result = await runBuiltCli(['--dir', dir, 'run', '--profile', 'demo', '--session', 'ctx', ...args]);
+      assert.equal(result.code, 0, result.stderr);
+      return result;
+    };
+    const doneLine = (stdout: string) => parseRunEvent(stdout.trim().split('\n').at(-1)!) as DoneEvent;
+    const first = doneLine((await done('--format', 'json', '/demo usage=0.01\nalpha')).stdout);
+    assert.deepEqual([first.contextUsed, first.contextSize, first.costUsd], [5000, 200_000, 0.01]);
+    // A new process resumes the session: the context grows on the agent's figures, the cost is this turn's only.
+    const second = doneLine((await done('--format', 'json', '/demo usage=0.01\nbeta')).stdout);
+    assert.deepEqual([second.contextUsed, second.contextSize, second.costUsd], [10_000, 200_000, 0.01]);
+    const text = await done('/demo usage=0.01\n/demo recall');
+    assert.match(text.stderr, /^end_turn · agent demo-\d+ \(demo\) · \d+\.\d\d s · \$0\.0100 · context 15k\/200k \(7\.5%\)$/m);
+    const plain = await runBuiltCli(['--dir', dir, 'run', '--profile', 'demo', '--format', 'json', 'no usage reported']);
+    assert.deepEqual([doneLine(plain.stdout).contextUsed, doneLine(plain.stdout).contextSize], [null, null], 'null when the agent reports none');
   });
 });
